@@ -1,0 +1,29 @@
+"""The ``madcell`` command line. Each subcommand lives in its own module of this package and
+exposes ``register(app)``; modules are discovered here so commands stay independent."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+
+import typer
+
+app = typer.Typer(
+    name="madcell",
+    help="MAD: microenvironment-aware per-cell embeddings from microscopy (virtual spatial omics).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+_ORDER = ["synth", "prepare", "pretrain", "embed", "decode", "evaluate", "report", "niche", "benchmark", "demo"]
+
+
+def _register_all() -> None:
+    found = {m.name for m in pkgutil.iter_modules(__path__) if m.name != "common"}
+    for name in sorted(found, key=lambda n: (_ORDER.index(n) if n in _ORDER else len(_ORDER), n)):
+        importlib.import_module(f"madcell.cli.{name}").register(app)
+
+
+_register_all()

@@ -1,0 +1,106 @@
+"""One configuration: every default lives in ``configs/default.yaml``; presets are thin overrides.
+
+``load_config(name_or_path, overrides)`` deep-merges default.yaml <- preset <- overrides. A preset is
+either a file path or the stem of a YAML file shipped in ``madcell/configs`` (``cpu-tiny``,
+``vit-s``, ``paper-vitl14``, ...). Overrides are a nested dict or ``"section.key=value"`` strings
+(values parsed as YAML). Unknown keys are an error, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import copy
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import yaml
+
+from madcell.errors import InputError
+
+CONFIG_PACKAGE = "madcell.configs"
+
+
+def _read_yaml(path: Path | Any, label: str) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise InputError(label, f"is not valid YAML ({exc})") from exc
+    except OSError as exc:
+        raise InputError(label, f"cannot be read ({exc.strerror})") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise InputError(label, "must hold a mapping of config sections")
+    return data
+
+
+def default_config() -> dict:
+    """The full default configuration (a fresh copy)."""
+    res = resources.files(CONFIG_PACKAGE).joinpath("default.yaml")
+    return _read_yaml(res, "default.yaml")
+
+
+def preset_names() -> list[str]:
+    """Names of the presets shipped with madcell."""
+    root = resources.files(CONFIG_PACKAGE)
+    return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".yaml") and p.name != "default.yaml")
+
+
+def resolve_preset(name_or_path: str | Path) -> tuple[dict, str]:
+    p = Path(name_or_path)
+    if p.suffix in (".yaml", ".yml") or p.exists():
+        if not p.exists():
+            raise InputError(p, "config file does not exist")
+        return _read_yaml(p, str(p)), str(p)
+    res = resources.files(CONFIG_PACKAGE).joinpath(f"{name_or_path}.yaml")
+    if not res.is_file():
+        raise InputError(str(name_or_path), f"is neither a config file nor a preset ({', '.join(preset_names())})")
+    return _read_yaml(res, f"{name_or_path}.yaml"), str(name_or_path)
+
+
+def merge(base: dict, override: Mapping, label: str = "config", _prefix: str = "") -> dict:
+    """Deep-merge ``override`` into a copy of ``base``; keys unknown to ``base`` are an error."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        where = f"{_prefix}{key}"
+        if key not in out:
+            raise InputError(label, f"unknown config key '{where}'")
+        if isinstance(out[key], dict) and isinstance(value, Mapping):
+            out[key] = merge(out[key], value, label, where + ".")
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def parse_overrides(items: Iterable[str]) -> dict:
+    """Turn ``["train.lr=1e-4", "loss.alpha=0.5"]`` into a nested dict."""
+    out: dict = {}
+    for item in items:
+        if "=" not in item:
+            raise InputError(None, f"override '{item}' must look like section.key=value")
+        key, raw = item.split("=", 1)
+        node = out
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = yaml.safe_load(raw)
+    return out
+
+
+def load_config(name_or_path: str | Path | None = None, overrides: Mapping | Iterable[str] | None = None) -> dict:
+    """default.yaml <- preset (name or path) <- overrides."""
+    cfg = default_config()
+    if name_or_path is not None:
+        preset, label = resolve_preset(name_or_path)
+        cfg = merge(cfg, preset, label)
+    if overrides:
+        if not isinstance(overrides, Mapping):
+            overrides = parse_overrides(overrides)
+        cfg = merge(cfg, overrides, "overrides")
+    return cfg
+
+
+def save_config(cfg: Mapping, path: str | Path) -> None:
+    from madcell.utils.atomic import atomic_write_text
+
+    atomic_write_text(path, yaml.safe_dump(dict(cfg), sort_keys=False))

@@ -1,0 +1,33 @@
+"""PyTorch dataset over a view store (lazy per-worker HDF5 handles)."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from madcell.data.store import ViewStore
+
+
+class ViewDataset(Dataset):
+    """Yields ``{"morph": (C,m,m) float32, "micro": (C,M,M) float32, "index": int}``.
+
+    Values stay in the store's 0-1 scale; augmentation happens batched on the training device.
+    ``indices`` restricts the dataset to a subset of cells (e.g. a training split).
+    """
+
+    def __init__(self, store: ViewStore | str, indices: Sequence[int] | None = None, raw: bool = False):
+        self.store = store if isinstance(store, ViewStore) else ViewStore(store)
+        self.indices = np.arange(len(self.store)) if indices is None else np.asarray(indices, dtype=np.int64)
+        self.raw = raw
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i: int) -> dict:
+        j = int(self.indices[i])
+        morph = self.store.read_morph(j, raw=self.raw)[0]
+        micro = self.store.read_micro(j, raw=self.raw)[0]
+        return {"morph": torch.from_numpy(morph), "micro": torch.from_numpy(micro), "index": j}
