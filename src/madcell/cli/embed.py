@@ -1,0 +1,44 @@
+"""``madcell embed``: teacher backbone of a pretraining run -> per-cell embedding AnnData."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from madcell.cli.common import console, guarded
+from madcell.errors import InputError
+
+
+@guarded
+def embed(
+    store: Path = typer.Argument(..., help="View store (.h5) written by `madcell prepare`."),
+    run: Path = typer.Option(..., "--run", help="Pretraining run folder (or its export/ folder)."),
+    out: Path = typer.Option(..., "--out", help="Output AnnData (.h5ad)."),
+    key: str = typer.Option("X_mad", help="obsm key of the embedding (parts go to KEY_morph / KEY_micro)."),
+    method: str = typer.Option("mad", help="Method name recorded in uns['madcell']."),
+    batch_size: int = typer.Option(256, help="Cells per forward pass."),
+    chunk_cells: int = typer.Option(8192, help="Cells per resumable chunk."),
+    device: str = typer.Option("auto", help="auto | cpu | cuda | cuda:N."),
+    precision: str = typer.Option("auto", help="auto (bf16 on GPU, fp32 on CPU) | fp32 | bf16."),
+) -> None:
+    """Embed every cell: concat of the teacher CLS tokens of the morphology and microenvironment views."""
+    from madcell.data.store import ViewStore
+    from madcell.embed import embed_store
+    from madcell.models import Encoder
+
+    if not run.exists():
+        raise InputError(run, "run folder does not exist")
+    vs = ViewStore(store)
+    encoder = Encoder.load(run)
+    if list(encoder.channel_names) != list(vs.channel_names) and len(encoder.channel_names) != vs.n_channels:
+        raise InputError(store, f"has {vs.n_channels} channels but the model in {run} was trained on "
+                                f"{len(encoder.channel_names)} ({', '.join(encoder.channel_names)})")
+    adata = embed_store(vs, encoder, out, method=method, key=key, batch_size=batch_size,
+                        chunk_cells=chunk_cells, device=device, precision=precision,
+                        info={"run": str(run.resolve())})
+    console.print(f"wrote {out}: {adata.n_obs} cells x {adata.obsm[key].shape[1]} dims ({key})")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("embed")(embed)

@@ -1,0 +1,105 @@
+"""``madcell embed``: run a frozen encoder over a view store, chunk by chunk, resumably.
+
+Embeddings are computed in chunks of ``chunk_cells`` cells; each finished chunk is saved atomically
+under ``<out>.parts/``. A killed run restarts from the first missing chunk; when every chunk exists the
+AnnData is assembled, written atomically and the parts folder removed.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import torch
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from madcell.data.store import ViewStore
+from madcell.embed.anndata_form import embedding_to_anndata, write_h5ad
+from madcell.utils.atomic import atomic_path
+from madcell.utils.device import autocast, pick_device
+
+
+class ViewEncoder(Protocol):
+    def encode(self, morph: torch.Tensor, micro: torch.Tensor) -> dict[str, torch.Tensor]: ...
+    def to(self, device: torch.device) -> "ViewEncoder": ...
+
+
+def progress_bar(disable: bool = False) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(), TimeRemainingColumn(), disable=disable, transient=False,
+    )
+
+
+@torch.no_grad()
+def encode_views(store: ViewStore, encoder: ViewEncoder, idx: np.ndarray, batch_size: int,
+                 device: torch.device, precision: str) -> dict[str, np.ndarray]:
+    """Per-view CLS embeddings (float32) of the cells ``idx``."""
+    parts: dict[str, list[np.ndarray]] = {"morph": [], "micro": []}
+    for s in range(0, len(idx), batch_size):
+        b = idx[s : s + batch_size]
+        morph = torch.from_numpy(store.read_morph(b)).to(device)
+        micro = torch.from_numpy(store.read_micro(b)).to(device)
+        with autocast(device, precision):
+            out = encoder.encode(morph, micro)
+        for view in parts:
+            parts[view].append(out[view].float().cpu().numpy())
+    return {v: np.concatenate(p) for v, p in parts.items()}
+
+
+def embed_store(
+    store: str | Path | ViewStore,
+    encoder: ViewEncoder,
+    out: str | Path,
+    method: str = "mad",
+    key: str = "X_mad",
+    batch_size: int = 256,
+    chunk_cells: int = 8192,
+    device: str | None = None,
+    precision: str = "auto",
+    info: dict | None = None,
+    progress: bool = True,
+):
+    """Embed every cell of ``store`` with ``encoder`` and write the AnnData form to ``out``.
+
+    ``obsm[key]`` = [morph CLS | micro CLS], ``obsm[key+'_morph']`` and ``obsm[key+'_micro']`` the parts.
+    Returns the AnnData.
+    """
+    store = store if isinstance(store, ViewStore) else ViewStore(store)
+    out = Path(out)
+    dev = pick_device(device)
+    encoder = encoder.to(dev)
+    n = len(store)
+    parts_dir = out.with_name(out.name + ".parts")
+    manifest = {"store": str(Path(store.path).resolve()), "n_cells": n, "chunk_cells": chunk_cells,
+                "method": method, "key": key}
+    mf = parts_dir / "manifest.json"
+    if parts_dir.exists() and (not mf.exists() or json.loads(mf.read_text()) != manifest):
+        shutil.rmtree(parts_dir)  # parts of another job: start over
+    parts_dir.mkdir(parents=True, exist_ok=True)
+    mf.write_text(json.dumps(manifest))
+
+    starts = list(range(0, n, chunk_cells))
+    with progress_bar(disable=not progress) as bar:
+        task = bar.add_task(f"embed {method}", total=n)
+        for s in starts:
+            part = parts_dir / f"chunk_{s:010d}.npz"
+            stop = min(s + chunk_cells, n)
+            if not part.exists():
+                emb = encode_views(store, encoder, np.arange(s, stop), batch_size, dev, precision)
+                with atomic_path(part) as tmp:
+                    with open(tmp, "wb") as fh:
+                        np.savez(fh, **emb)
+            bar.update(task, completed=stop)
+
+    chunks = [np.load(parts_dir / f"chunk_{s:010d}.npz") for s in starts]
+    morph = np.concatenate([c["morph"] for c in chunks])
+    micro = np.concatenate([c["micro"] for c in chunks])
+    embeddings = {key: np.concatenate([morph, micro], axis=1), f"{key}_morph": morph, f"{key}_micro": micro}
+    adata = embedding_to_anndata(store, embeddings, key=key, method=method, info=info)
+    write_h5ad(adata, out)
+    shutil.rmtree(parts_dir, ignore_errors=True)
+    return adata
