@@ -1,0 +1,67 @@
+"""Deterministic data order for exact resume and multi-process sharding.
+
+The held-out monitoring cells are a seeded choice; the training order of epoch ``e`` is a permutation
+drawn from ``seed + e``, dealt round-robin to the ranks and cut into fixed batches. Batch ``b`` of
+epoch ``e`` is therefore a pure function of (seed, e, b, rank, world): resuming at iteration ``it``
+only needs ``e, b = divmod(it, steps_per_epoch)``, and no sampler state has to be saved.
+Batches are read whole from the store (uint8 stays uint8 until it reaches the device).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from madcell.data.store import ViewStore
+
+
+def split_cells(n_cells: int, eval_cells: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(train, held-out) cell indices; at most a fifth of the cells (and ``eval_cells``) is held out."""
+    n_eval = int(min(eval_cells, n_cells // 5))
+    perm = np.random.default_rng([seed, 7919]).permutation(n_cells)
+    return np.sort(perm[n_eval:]), np.sort(perm[:n_eval])
+
+
+def steps_per_epoch(n_train: int, batch_size: int, world: int) -> int:
+    """Full batches per epoch per rank (the ragged tail is dropped, as in DINO)."""
+    return (n_train // world) // batch_size
+
+
+def epoch_batches(train_idx: np.ndarray, epoch: int, seed: int, batch_size: int, rank: int = 0,
+                  world: int = 1) -> list[np.ndarray]:
+    """The batches (cell indices) of ``epoch`` for ``rank``."""
+    perm = np.random.default_rng([seed, epoch]).permutation(train_idx)
+    per_rank = len(train_idx) // world
+    mine = perm[: per_rank * world][rank::world]
+    n = steps_per_epoch(len(train_idx), batch_size, world)
+    return [mine[b * batch_size : (b + 1) * batch_size] for b in range(n)]
+
+
+class BatchReader(Dataset):
+    """Reads a whole batch of cells per item (used with ``batch_size=None`` in a DataLoader)."""
+
+    def __init__(self, store: ViewStore, batches: list[np.ndarray]):
+        self.store, self.batches = store, batches
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        idx = self.batches[i]
+        return {"morph": torch.from_numpy(self.store.read_morph(idx, raw=True)),
+                "micro": torch.from_numpy(self.store.read_micro(idx, raw=True)),
+                "index": torch.from_numpy(np.asarray(idx))}
+
+
+def batch_loader(store: ViewStore, batches: list[np.ndarray], num_workers: int = 0) -> DataLoader:
+    """Iterate ``batches`` in order (prefetched by ``num_workers`` processes)."""
+    return DataLoader(BatchReader(store, batches), batch_size=None, shuffle=False, num_workers=num_workers,
+                      persistent_workers=False, generator=torch.Generator().manual_seed(0),
+                      pin_memory=torch.cuda.is_available())
+
+
+def to_float(x: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Stored views (uint8 0-255 or float16 0-1) -> float32 0-1 on ``device``."""
+    x = x.to(device, non_blocking=True)
+    return x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
