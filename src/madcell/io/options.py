@@ -62,6 +62,11 @@ class MicronToPixel:
         x, y = np.asarray(x, float), np.asarray(y, float)
         return m[0, 0] * x + m[0, 1] * y + m[0, 2], m[1, 0] * x + m[1, 1] * y + m[1, 2]
 
+    def to_um(self, x_px: np.ndarray, y_px: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        inv = np.linalg.inv(self.matrix)
+        x, y = np.asarray(x_px, float), np.asarray(y_px, float)
+        return inv[0, 0] * x + inv[0, 1] * y + inv[0, 2], inv[1, 0] * x + inv[1, 1] * y + inv[1, 2]
+
     @property
     def pixel_size_um(self) -> float:
         return float(1.0 / np.sqrt(abs(np.linalg.det(self.matrix[:2, :2]))))

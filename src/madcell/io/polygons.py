@@ -8,7 +8,8 @@ coordinates) and rasterises only the polygons whose bounding box meets the reque
 Pixel convention used throughout :mod:`madcell.io`: pixel (row r, column c) is centred on the
 continuous pixel coordinate (x=c, y=r); ``skimage.draw.polygon`` fills the pixels whose centre lies
 inside the polygon, which is exactly that convention. Later polygons overwrite earlier ones where
-they overlap.
+they overlap. A polygon that covers no pixel centre at all (sub-pixel or zero-area rings, which
+vendor files do contain) still owns the one pixel under its vertex mean, so every cell has a mask.
 """
 
 from __future__ import annotations
@@ -39,6 +40,13 @@ class PolygonLabels:
         self._ymin_sorted = lo[order, 1]
         self._lo, self._hi = lo, hi
         self._max_h = float((hi[:, 1] - lo[:, 1]).max()) if len(rings) else 0.0
+        self.anchors = np.array([r.mean(axis=0) if len(r) else np.zeros(2) for r in rings]).reshape(-1, 2)
+        self.tiny = np.zeros(len(rings), bool)
+        for i in np.flatnonzero((hi - lo).min(axis=1) < 3):  # only small boxes can miss every pixel centre
+            r = rings[i]
+            rr, _ = draw_polygon(r[:, 1] - np.floor(lo[i, 1]), r[:, 0] - np.floor(lo[i, 0]),
+                                 shape=(int(hi[i, 1] - np.floor(lo[i, 1])) + 2, int(hi[i, 0] - np.floor(lo[i, 0])) + 2))
+            self.tiny[i] = len(rr) == 0
 
     def __len__(self) -> int:
         return len(self._labels)
@@ -60,6 +68,11 @@ class PolygonLabels:
         out = np.zeros((h, w), dtype=np.int32)
         for i in self.candidates(y0, y1, x0, x1):
             ring = self.ring(i)
+            if self.tiny[i]:
+                c, r = np.rint(self.anchors[i]).astype(int)
+                if y0 <= r < y1 and x0 <= c < x1:
+                    out[r - y0, c - x0] = self._labels[i]
+                continue
             rr, cc = draw_polygon(ring[:, 1] - y0, ring[:, 0] - x0, shape=(h, w))
             out[rr, cc] = self._labels[i]
         H, W = self.shape  # outside the slide is background
@@ -115,10 +128,13 @@ def polygon_cells(ids: list[str], rings_px: list[np.ndarray], shape: tuple[int, 
         (keep if ok else dropped).append(i)
     rings = [rings_px[i] for i in keep]
     labels = np.arange(1, len(rings) + 1, dtype=np.int32)
+    source = PolygonLabels(rings, labels, shape)
     cent = polygon_centroids(rings) if rings else np.zeros((0, 2))
+    bad = source.tiny | ~np.isfinite(cent).all(axis=1)
+    cent[bad] = source.anchors[bad]
     cells = pd.DataFrame({"cell_id": [ids[i] for i in keep], "label": labels.astype(np.int64),
                           "x_px": cent[:, 0], "y_px": cent[:, 1]})
-    return PolygonLabels(rings, labels, shape), cells, [ids[i] for i in dropped]
+    return source, cells, [ids[i] for i in dropped]
 
 
 def read_polygon_file(path) -> tuple[list[str], list[np.ndarray]]:

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from madcell.io import read_input
+
+from io_testdata import centroid_hit_rate, real, transcript_hit_rate
+
+
+def test_two_fovs_two_slides(cosmx_slides):
+    assert [s.slide_id for s in cosmx_slides] == ["F002", "F003"]
+    assert [s.n_cells for s in cosmx_slides] == [67, 53]
+    for s in cosmx_slides:
+        assert s.image.shape == (3, 648, 672) and s.image.dtype == np.uint8
+        assert s.labels.read(0, 2, 0, 2).dtype == np.int32
+        assert s.cells["cell_id"].str.startswith(s.slide_id + "_").all()
+        assert s.pixel_size_um is None
+
+
+def test_transcripts_fall_in_their_cell(cosmx_slides):
+    for s in cosmx_slides:
+        assert transcript_hit_rate(s) >= 0.95
+
+
+def test_centroids_inside_mask(cosmx_slides):
+    for s in cosmx_slides:
+        assert centroid_hit_rate(s, radius=2) >= 0.95
+
+
+def test_expression_from_transcripts(cosmx_slides):
+    tx = pd.read_csv(real("cosmx_lung_mini") / "Lung12_tx_file.csv")
+    genes = tx.loc[~tx["target"].str.startswith("NegPrb"), "target"]
+    for s in cosmx_slides:
+        e = s.expression
+        assert list(e.obs_names) == list(s.cells["cell_id"])
+        assert e.n_vars == genes.nunique() == 960 and not any(v.startswith("NegPrb") for v in e.var_names)
+    f2 = cosmx_slides[0]
+    t = tx[(tx["fov"] == 2) & (tx["cell_ID"] != 0)]
+    expected = t[~t["target"].str.startswith("NegPrb")].groupby("cell_ID").size()
+    got = pd.Series(np.asarray(f2.expression.X.sum(axis=1)).ravel(), index=f2.cells["label"].to_numpy())
+    assert np.array_equal(got.loc[expected.index].to_numpy(), expected.to_numpy())
+    neg = t[t["target"].str.startswith("NegPrb")].groupby("cell_ID").size()
+    assert f2.expression.obs["control_counts"].sum() == neg.sum()
+
+
+def test_crop_offsets_inferred_when_not_given():
+    slides = read_input(real("cosmx_lung_mini"), options={"keep_transcripts": True})
+    assert [s.meta["crop_offsets"] for s in slides] == [(4800, 3000), (0, 3000)]
+    assert all(s.meta["crop_offsets_hit_rate"] > 0.99 for s in slides)
+
+
+def test_pixel_size_option_gives_um():
+    s = read_input(real("cosmx_lung_mini"), options={"pixel_size_um": 0.18, "fovs": [3]})
+    assert len(s) == 1 and s[0].pixel_size_um == 0.18 and {"x_um", "y_um"} <= set(s[0].cells.columns)
