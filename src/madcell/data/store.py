@@ -53,8 +53,8 @@ class StoreWriter:
     def write(
         self,
         start: int,
-        morphology: np.ndarray,
-        neighborhood: np.ndarray,
+        morphology: np.ndarray | None,
+        neighborhood: np.ndarray | None,
         cell_ids: Sequence,
         slide: Sequence,
         centroid_xy: np.ndarray,
@@ -64,12 +64,16 @@ class StoreWriter:
         edge: np.ndarray,
         obs: dict[str, np.ndarray] | None = None,
     ) -> None:
+        """Write rows ``start:start+len(cell_ids)``; a view array given as ``None`` is left for
+        :meth:`write_chunks` (pre-encoded per-cell chunks)."""
         stop = start + len(cell_ids)
         if stop > self.n_cells:
             raise ValueError(f"write past the end of the store ({stop} > {self.n_cells})")
         sl = slice(start, stop)
-        self.h5["morphology"][sl] = morphology
-        self.h5["neighborhood"][sl] = neighborhood
+        if morphology is not None:
+            self.h5["morphology"][sl] = morphology
+        if neighborhood is not None:
+            self.h5["neighborhood"][sl] = neighborhood
         self.h5["cell_ids"][sl] = _as_str_array(cell_ids)
         self.h5["slide"][sl] = _as_str_array(slide)
         self.h5["centroid_xy"][sl] = centroid_xy
@@ -80,6 +84,17 @@ class StoreWriter:
         for col, values in (obs or {}).items():
             ds = self.h5["obs"][col]
             ds[sl] = _as_str_array(values) if ds.dtype.kind == "O" else values
+
+    def write_chunks(self, name: str, start: int, chunks: Sequence[tuple[bytes, int]]) -> None:
+        """Store per-cell chunks made by :func:`encode_view` as they are (no re-compression).
+
+        Each cell is one chunk of ``morphology`` / ``neighborhood``, so workers can compress in
+        parallel and the single writer only copies bytes."""
+        ds = self.h5[name]
+        if start + len(chunks) > self.n_cells:
+            raise ValueError(f"write past the end of the store ({start + len(chunks)} > {self.n_cells})")
+        for i, (data, mask) in enumerate(chunks):
+            ds.id.write_direct_chunk((start + i, 0, 0, 0), data, mask)
 
     def set_expression(self, adata) -> None:
         """Attach expression (AnnData whose obs_names equal the store's cell ids, in order)."""
@@ -98,10 +113,12 @@ def create_store(
     obs_columns: dict[str, str] | None = None,
     params: dict | None = None,
     slides: dict | None = None,
+    compression: str | None = "lzf",
 ):
     """Context manager creating a store atomically: the file appears at ``path`` only on success.
 
-    ``obs_columns`` maps each label column to ``"str"`` or a numpy dtype name.
+    ``obs_columns`` maps each label column to ``"str"`` or a numpy dtype name. ``compression`` of
+    the view datasets: ``"lzf"`` (default) or ``None`` / ``"none"``.
     """
     from contextlib import contextmanager
 
@@ -109,6 +126,9 @@ def create_store(
 
     if dtype not in ("uint8", "float16"):
         raise InputError(path, f"store dtype must be uint8 or float16, not {dtype}")
+    compression = None if compression in (None, "none") else compression
+    if compression not in (None, "lzf"):
+        raise InputError(path, f"store compression must be lzf or none, not {compression}")
 
     @contextmanager
     def _ctx():
@@ -118,7 +138,7 @@ def create_store(
                 for name, side in (("morphology", morph_size), ("neighborhood", micro_size)):
                     h5.create_dataset(
                         name, shape=(n_cells, C, side, side), dtype=dtype,
-                        chunks=(1, C, side, side), compression="lzf",
+                        chunks=(1, C, side, side), compression=compression,
                     )
                 h5.create_dataset("cell_ids", shape=(n_cells,), dtype=_STR)
                 h5.create_dataset("slide", shape=(n_cells,), dtype=_STR)
@@ -138,6 +158,21 @@ def create_store(
                 yield StoreWriter(h5, n_cells)
 
     return _ctx()
+
+
+def encode_view(view: np.ndarray, compression: str | None) -> tuple[bytes, int]:
+    """One cell's (C, s, s) view -> (chunk bytes, HDF5 filter mask) for :meth:`StoreWriter.write_chunks`.
+
+    The LZF stream is the one HDF5's LZF filter (h5py's) decodes; a view that does not shrink is stored
+    raw with the (optional) filter marked as skipped, as the filter itself does.
+    """
+    raw = np.ascontiguousarray(view).tobytes()
+    if compression in (None, "none"):
+        return raw, 0
+    import imagecodecs
+
+    enc = imagecodecs.lzf_encode(raw)
+    return (enc, 0) if len(enc) < len(raw) else (raw, 1)
 
 
 class ViewStore:

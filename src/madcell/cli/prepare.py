@@ -1,0 +1,39 @@
+"""``madcell prepare``: an input folder (or manifest) -> one view store of per-cell views."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from madcell.cli.common import console, guarded
+
+
+@guarded
+def prepare(
+    input: Path = typer.Argument(..., help="Input folder (generic, Xenium, CosMx, MERSCOPE) or a YAML manifest of several."),
+    out: Path = typer.Option(..., "--out", help="Output view store (.h5); written atomically."),
+    format: str = typer.Option("auto", "--format", help="auto | generic | xenium | cosmx | merscope."),
+    config: Optional[Path] = typer.Option(None, "--config", help="Config preset name or YAML file (its prepare section is used)."),
+    set_: Optional[List[str]] = typer.Option(None, "--set", help="Override a config key, e.g. --set prepare.micro_size=112 (repeatable)."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Worker processes (default: prepare.workers of the config)."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+) -> None:
+    """Per-cell morphology (cell alone) and microenvironment (cell + ~K neighbours) views -> one HDF5 store."""
+    from madcell.data.store import ViewStore
+    from madcell.views import prepare as run_prepare
+
+    if workers is not None and workers < 1:
+        from madcell.errors import InputError
+
+        raise InputError("--workers", f"must be >= 1, got {workers}")
+    path = run_prepare(input, out, format=format, config=config, overrides=set_ or None, workers=workers,
+                       progress=progress)
+    with ViewStore(path) as vs:
+        console.print(f"wrote {path}: {vs.n_cells} cells, {vs.n_channels} channels "
+                      f"({', '.join(vs.channel_names)}), views {vs.morph_size} / {vs.micro_size} px")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("prepare")(prepare)

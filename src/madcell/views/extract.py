@@ -1,0 +1,202 @@
+"""The two views of every cell of one work unit, from one window (unit core + halo) of the slide.
+
+Only that window of image and labels is in memory. Per unit:
+
+* labels: the window's labels are factorised once; ``scipy.ndimage.find_objects`` gives every
+  cell's bounding box. Labels of the mask that the table lacks, and table cells whose label is not
+  in the mask near their centroid, are an :class:`InputError` (found here, while streaming).
+* morphology: the bounding box, grown by ``morph_margin`` of its larger side and made square
+  (centred, so the aspect ratio is kept and the short side is padded), is cut from the normalised
+  window, multiplied by the cell's mask, resized to ``morph_size`` in batches of equal crop size and
+  multiplied by the nearest-resized mask (outside the cell is exactly 0). A cell cut by the window
+  edge (a huge cell) is re-read from the source around its centroid instead.
+* microenvironment, ``per_slide``: all windows share the side S, so the whole unit window is resized
+  once by ``micro_size / S`` and each view is a crop of it (a view's pixel j samples the source at
+  ``y0 + (j + 0.5)·S/M - 0.5``, exactly as resizing the S-pixel crop would, up to half an output
+  pixel of rounding); ``per_cell``: crops of equal side are resized in batches.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy import ndimage
+
+from madcell.errors import InputError
+from madcell.io.base import SlideData, read_window
+from madcell.views.geometry import Unit, micro_halo
+from madcell.views.normalize import ChannelNorm, read_channels
+from madcell.views.resize import batches, quantize, resize, resize_mask
+
+
+@dataclass
+class SlideJob:
+    """What a worker needs to know about one slide."""
+
+    slide: SlideData
+    channels: list[int]
+    norm: ChannelNorm
+    xy: np.ndarray            # (N, 2) centroids, table order
+    labels: np.ndarray        # (N,) int64 mask labels, table order
+    sides: np.ndarray         # (N,) int64 microenvironment window sides
+    sorted_labels: np.ndarray  # the table's labels, sorted (membership tests)
+
+
+@dataclass
+class ViewParams:
+    morph_size: int
+    micro_size: int
+    margin: float
+    dtype: str
+    per_slide: bool
+
+
+def read_labels(slide: SlideData, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+    try:
+        lab = np.asarray(slide.labels.read(y0, y1, x0, x1))
+    except InputError:
+        raise
+    except (OSError, ValueError, RuntimeError, EOFError) as exc:
+        raise InputError(slide.source, f"label mask could not be read at rows {y0}:{y1}, cols {x0}:{x1} ({exc})") from exc
+    return lab.astype(np.int64, copy=False)
+
+
+def _bbox(mask: np.ndarray) -> tuple[int, int, int, int]:
+    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+
+def _square(r0: int, r1: int, c0: int, c1: int, margin: float) -> tuple[int, int, int]:
+    s = max(1, math.ceil(max(r1 - r0, c1 - c0) * (1.0 + 2.0 * margin)))
+    return s, (r0 + r1 - s) // 2, (c0 + c1 - s) // 2
+
+
+def _direct_crop(job: SlideJob, label: int, cy: float, cx: float, half: int, margin: float):
+    """Morphology crop of a cell too large for the unit window: grow a window until it holds the cell."""
+    slide = job.slide
+    H, W = slide.labels.shape
+    while True:
+        y0, x0, n = int(round(cy)) - half, int(round(cx)) - half, 2 * half + 1
+        m = read_labels(slide, y0, y0 + n, x0, x0 + n) == label
+        if m.any():
+            r0, r1, c0, c1 = _bbox(m)
+            cut = (r0 == 0 and y0 > 0) or (r1 == n and y0 + n < H) or (c0 == 0 and x0 > 0) or (c1 == n and x0 + n < W)
+            if not cut:
+                break
+        if half > max(H, W):
+            raise InputError(slide.source, f"cell with mask label {label} could not be located in the label mask")
+        half *= 2
+    s, sy, sx = _square(y0 + r0, y0 + r1, x0 + c0, x0 + c1, margin)
+    img = job.norm.apply(read_channels(slide, job.channels, sy, sy + s, sx, sx + s), sy, sx, (H, W))
+    mask = read_labels(slide, sy, sy + s, sx, sx + s) == label
+    return img, mask, s
+
+
+def morph_views(job: SlideJob, win, lab, slices, code, labels, Y0, X0, xy, vp: ViewParams):
+    """(n, C, m, m) quantised morphology views and each crop's side in source pixels."""
+    H, W = job.slide.labels.shape
+    Ly, Lx = lab.shape
+    n, C, m = len(labels), win.shape[0], vp.morph_size
+    groups: dict[int, list[tuple[int, np.ndarray, np.ndarray]]] = {}
+    sides = np.empty(n, np.int64)
+    for i in range(n):
+        sy, sx = slices[code[i]]
+        r0, r1, c0, c1 = sy.start, sy.stop, sx.start, sx.stop
+        if (r0 == 0 and Y0 > 0) or (r1 == Ly and Y0 + Ly < H) or (c0 == 0 and X0 > 0) or (c1 == Lx and X0 + Lx < W):
+            half = 2 * max(r1 - r0, c1 - c0) + 2
+            crop, mask, s = _direct_crop(job, int(labels[i]), xy[i, 1], xy[i, 0], half, vp.margin)
+        else:
+            s, y0, x0 = _square(r0, r1, c0, c1, vp.margin)
+            mask = read_window(lab, y0, y0 + s, x0, x0 + s) == labels[i]
+            crop = read_window(win, y0, y0 + s, x0, x0 + s)
+        crop *= mask
+        sides[i] = s
+        groups.setdefault(s, []).append((i, crop, mask))
+    out = np.empty((n, C, m, m), np.uint8 if vp.dtype == "uint8" else np.float16)
+    for s in sorted(groups):
+        items = groups[s]
+        for sl in batches(len(items), C * (s * s + m * m)):
+            part = items[sl]
+            x = resize(torch.from_numpy(np.stack([p[1] for p in part])), (m, m))
+            mk = resize_mask(torch.from_numpy(np.stack([p[2] for p in part])[:, None].astype(np.float32)), (m, m))
+            out[[p[0] for p in part]] = quantize(x * mk, vp.dtype)
+    return out, sides
+
+
+def micro_views(win, Y0, X0, xy, sides, vp: ViewParams):
+    """(n, C, M, M) quantised microenvironment views (both paths: module docstring)."""
+    n, C, M = len(xy), win.shape[0], vp.micro_size
+    out = np.empty((n, C, M, M), np.uint8 if vp.dtype == "uint8" else np.float16)
+    if vp.per_slide:
+        S = int(sides[0])
+        Ly, Lx = win.shape[1:]
+        big = np.empty((C, Ly * M // S, Lx * M // S), out.dtype)
+        for c in range(C):  # one float channel at a time bounds the memory
+            big[c] = quantize(resize(torch.from_numpy(win[c])[None, None], big.shape[1:])[0, 0], vp.dtype)
+        a = np.floor((xy[:, 1] - Y0 + 0.5) * M / S - M / 2 + 0.5).astype(np.int64)
+        b = np.floor((xy[:, 0] - X0 + 0.5) * M / S - M / 2 + 0.5).astype(np.int64)
+        for i in range(n):
+            out[i] = big[:, a[i]:a[i] + M, b[i]:b[i] + M]
+        return out
+    y0s = np.floor(xy[:, 1] - (sides - 1) / 2.0 + 0.5).astype(np.int64) - Y0
+    x0s = np.floor(xy[:, 0] - (sides - 1) / 2.0 + 0.5).astype(np.int64) - X0
+    for S in np.unique(sides):
+        idx = np.flatnonzero(sides == S)
+        for sl in batches(len(idx), C * (S * S + M * M)):
+            part = idx[sl]
+            crops = np.stack([win[:, y0s[i]:y0s[i] + S, x0s[i]:x0s[i] + S] for i in part])
+            out[part] = quantize(resize(torch.from_numpy(crops), (M, M)), vp.dtype)
+    return out
+
+
+def extract_unit(job: SlideJob, unit: Unit, vp: ViewParams) -> dict:
+    """Views and per-cell metadata of one unit's cells (in the unit's order)."""
+    slide = job.slide
+    C_, H, W = slide.image.shape
+    idx = unit.cells
+    xy, labels, sides = job.xy[idx], job.labels[idx], job.sides[idx]
+    S_max = int(sides.max())
+    halo = micro_halo(S_max, vp.micro_size)
+    Y0, X0 = unit.y0 - halo, unit.x0 - halo
+    Ly, Lx = unit.y1 - unit.y0 + 2 * halo, unit.x1 - unit.x0 + 2 * halo
+    if vp.per_slide:  # whole multiples of S, so the resized window is exactly M / S larger
+        Ly, Lx = math.ceil(Ly / S_max) * S_max, math.ceil(Lx / S_max) * S_max
+    win = job.norm.apply(read_channels(slide, job.channels, Y0, Y0 + Ly, X0, X0 + Lx), Y0, X0, (H, W))
+    lab = read_labels(slide, Y0, Y0 + Ly, X0, X0 + Lx)
+
+    codes, uniq = pd.factorize(lab.ravel(), sort=False)
+    where = f"rows {max(Y0, 0)}:{min(Y0 + Ly, H)}, cols {max(X0, 0)}:{min(X0 + Lx, W)}"
+    fg = uniq[uniq != 0]
+    if len(fg) == 0:
+        raise InputError(slide.source, f"label mask is empty in {where}, where the cell table has {len(idx)} cell(s)")
+    pos = np.minimum(np.searchsorted(job.sorted_labels, fg), len(job.sorted_labels) - 1)
+    unknown = fg[job.sorted_labels[pos] != fg]
+    if len(unknown):
+        raise InputError(slide.source, f"label mask has {len(unknown)} label(s) that are not in the cell table "
+                         f"(e.g. {sorted(int(u) for u in unknown[:5])}) in {where}")
+    code = pd.Index(uniq).get_indexer(labels)
+    if (code < 0).any():
+        i = int(np.argmax(code < 0))
+        ids = slide.cells["cell_id"].to_numpy()[idx]
+        raise InputError(slide.source, f"{int((code < 0).sum())} cell(s) of the table are not in the label mask near "
+                         f"their centroid (e.g. cell {str(ids[i])!r}, label {int(labels[i])}) in {where}")
+    slices = ndimage.find_objects(codes.reshape(Ly, Lx) + 1)  # slices[k]: the pixels of code k
+    morph, morph_sides = morph_views(job, win, lab, slices, code, labels, Y0, X0, xy, vp)
+    del codes, slices
+    micro = micro_views(win, Y0, X0, xy, sides, vp)
+
+    y0s = np.floor(xy[:, 1] - (sides - 1) / 2.0 + 0.5)
+    x0s = np.floor(xy[:, 0] - (sides - 1) / 2.0 + 0.5)
+    edge = (y0s < 0) | (x0s < 0) | (y0s + sides > H) | (x0s + sides > W)
+    ps = np.nan if slide.pixel_size_um is None else float(slide.pixel_size_um)
+    return {
+        "morph": morph,
+        "micro": micro,
+        "edge": edge,
+        "morph_um_per_px": (morph_sides * ps / vp.morph_size).astype(np.float32),
+        "micro_um_per_px": (sides * ps / vp.micro_size).astype(np.float32),
+    }

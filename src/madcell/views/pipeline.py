@@ -1,0 +1,183 @@
+"""``prepare``: slides -> one view store, streaming unit by unit, optionally over worker processes.
+
+Order of work: validate everything (nothing is written if that fails) -> per slide, normalisation
+statistics from a tile sample and the microenvironment side from the centroids -> work units
+(:mod:`madcell.views.geometry`) -> each unit's views are made (in-process, or by ``workers``
+processes that each read their own window) and encoded (LZF) -> the parent writes units in their
+fixed order into a store created atomically. So the store's bytes do not depend on ``workers``,
+memory holds a bounded number of units, and a failed or killed run leaves no complete-looking file.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from collections import deque
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from madcell.config import default_config, load_config, merge
+from madcell.data.store import create_store, encode_view
+from madcell.errors import InputError
+from madcell.io.base import SlideData
+from madcell.views import geometry, table
+from madcell.views.extract import SlideJob, ViewParams, extract_unit
+from madcell.views.normalize import compute_norm
+from madcell.views.resize import torch_threads
+from madcell.views.validate import check_config, select_channels, validate_slide
+
+_STATE: dict = {}
+
+
+def _init_worker(jobs: list[SlideJob], vp: ViewParams, compression: str | None) -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    _STATE.update(jobs=jobs, vp=vp, compression=compression)
+
+
+def _run_unit(unit: geometry.Unit):
+    """One unit -> ("ok", encoded views + metadata) or ("error", path, problem) (InputError does
+    not survive pickling, so it travels as a tuple)."""
+    try:
+        res = extract_unit(_STATE["jobs"][unit.slide], unit, _STATE["vp"])
+    except InputError as exc:
+        return ("error", exc.path, exc.problem)
+    comp = _STATE["compression"]
+    for name in ("morph", "micro"):
+        res[name] = [encode_view(v, comp) for v in res.pop(name)]
+    return ("ok", res)
+
+
+def _results(units: list[geometry.Unit], jobs, vp, compression, workers: int):
+    """Unit results in unit order; at most ``2 * workers`` units in flight."""
+    if workers <= 1:
+        _init_worker(jobs, vp, compression)
+        with torch_threads(1):
+            for u in units:
+                yield _run_unit(u)
+        return
+    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+    ctx = mp.get_context(method)
+    with ctx.Pool(workers, initializer=_init_worker, initargs=(jobs, vp, compression)) as pool:
+        pending: deque = deque()
+        it = iter(units)
+        for u in it:
+            pending.append(pool.apply_async(_run_unit, (u,)))
+            if len(pending) >= 2 * workers:
+                break
+        while pending:
+            res = pending.popleft().get()
+            nxt = next(it, None)
+            if nxt is not None:
+                pending.append(pool.apply_async(_run_unit, (nxt,)))
+            yield res
+
+
+def _progress(enabled: bool, total: int):
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(TextColumn("prepare"), BarColumn(), MofNCompleteColumn(), TextColumn("cells"),
+                    TimeRemainingColumn(), console=Console(stderr=True), disable=not enabled, transient=False)
+
+
+def prepare_slides(slides: Sequence[SlideData], out: str | Path, cfg: dict, workers: int = 1,
+                   progress: bool = True) -> Path:
+    """Write the views of every cell of ``slides`` into the store ``out``; returns its path.
+
+    ``cfg`` is the ``prepare`` config section (keys left out take their defaults).
+    """
+    cfg = merge(default_config()["prepare"], cfg or {}, "prepare config")
+    check_config(cfg)
+    out = Path(out)
+    slides = list(slides)
+    if not slides:
+        raise InputError(None, "no slides to prepare")
+    names, chan_idx = select_channels(slides, cfg["channels"])
+    for s in slides:
+        validate_slide(s, cfg)
+    vp = ViewParams(int(cfg["morph_size"]), int(cfg["micro_size"]), float(cfg["morph_margin"]), cfg["dtype"],
+                    cfg["micro_scale"] == "per_slide")
+    out_bytes = 1 if cfg["dtype"] == "uint8" else 2
+    per_cell_bytes = len(names) * out_bytes * (vp.morph_size ** 2 + vp.micro_size ** 2)
+    max_cells = max(1, geometry.OUTPUT_BUDGET_BYTES // per_cell_bytes)
+
+    slide_ids = table.unique_slide_ids(slides)
+    cell_ids = table.unique_cell_ids(slides, slide_ids)
+    kinds = table.obs_kinds(slides)
+    jobs, units, orders, meta = [], [], [], {}
+    for k, s in enumerate(slides):
+        _, H, W = s.image.shape
+        xy = s.cells[["x_px", "y_px"]].to_numpy(np.float64)
+        labels = s.cells["label"].to_numpy().astype(np.int64)
+        sides = geometry.micro_sides(xy, int(cfg["k_neighbors"]), cfg["micro_scale"], (H, W), workers)
+        tile = int(cfg["tile_size"])
+        if vp.per_slide:  # the unit window is upsampled as a whole: keep that within budget
+            tile = geometry.unit_tile_side(tile, int(sides[0]), vp.micro_size, len(names), out_bytes)
+        norm = compute_norm(s, chan_idx[k], cfg)
+        jobs.append(SlideJob(s, chan_idx[k], norm, xy, labels, sides, np.sort(labels)))
+        su = geometry.plan_units(k, xy, (H, W), tile, max_cells)
+        units += su
+        orders.append(np.concatenate([u.cells for u in su]))
+        meta[slide_ids[k]] = {
+            "source": str(s.source), "pixel_size_um": s.pixel_size_um, "shape": [int(v) for v in s.image.shape],
+            "n_cells": int(s.n_cells), "channels": norm.to_json(names), "flatfield_grid_factor": norm.factor
+            if norm.background is not None else None, "tile_size": tile,
+            "micro_side_px": {"median": int(np.median(sides)), "min": int(sides.min()), "max": int(sides.max())},
+        }
+    expression = table.merged_expression(slides, cell_ids, orders)
+    params = dict(cfg, workers=None, view_order="slide, then tile row-major (quadrants when split), then table order",
+                  micro_rule="side = sqrt(pi) * d_K (median over the slide for per_slide)",
+                  resize="torch bilinear, antialiased when shrinking; mask nearest-exact",
+                  normalisation="per slide and channel: (x - lo) / (hi - lo) clipped to 0-1, lo/hi in attrs slides")
+    n_total = sum(s.n_cells for s in slides)
+    obs_cols = {table.store_name(c): kind for c, kind in kinds.items()}
+    compression = None if cfg["compression"] in (None, "none") else cfg["compression"]
+
+    with create_store(out, n_total, names, vp.morph_size, vp.micro_size, cfg["dtype"], obs_cols, params, meta,
+                      compression) as writer, _progress(progress, n_total) as bar:
+        task = bar.add_task("prepare", total=n_total)
+        slide_obs = [table.obs_values(s.cells, kinds) for s in slides]
+        start = 0
+        results = _results(units, jobs, vp, compression, workers)
+        try:
+            for unit in units:
+                _write_unit(writer, start, unit, next(results), jobs, slides, slide_ids, cell_ids, slide_obs)
+                start += len(unit.cells)
+                bar.advance(task, len(unit.cells))
+        finally:
+            results.close()  # stops the worker pool at once on an error
+        if expression is not None:
+            writer.set_expression(expression)
+    return out
+
+
+def _write_unit(writer, start, unit, res, jobs, slides, slide_ids, cell_ids, slide_obs) -> None:
+    """Write one unit's result at rows ``start:start + len(unit.cells)``."""
+    if res[0] == "error":
+        raise InputError(res[1], res[2])
+    res = res[1]
+    s, idx = slides[unit.slide], unit.cells
+    xy = jobs[unit.slide].xy[idx]
+    if {"x_um", "y_um"} <= set(s.cells.columns):
+        um = s.cells[["x_um", "y_um"]].to_numpy(np.float64)[idx]
+    else:
+        um = xy * (np.nan if s.pixel_size_um is None else float(s.pixel_size_um))
+    writer.write(start, None, None, cell_ids[unit.slide][idx], [slide_ids[unit.slide]] * len(idx), xy, um,
+                 res["morph_um_per_px"], res["micro_um_per_px"], res["edge"],
+                 {table.store_name(c): v[idx] for c, v in slide_obs[unit.slide].items()})
+    writer.write_chunks("morphology", start, res["morph"])
+    writer.write_chunks("neighborhood", start, res["micro"])
+
+
+def prepare(input: str | Path, out: str | Path, format: str = "auto", config: str | Path | None = None,
+            overrides: dict | Sequence[str] | None = None, workers: int | None = None, progress: bool = True) -> Path:
+    """Read ``input`` with :func:`madcell.io.read_input` and prepare its slides into ``out``."""
+    from madcell.io import read_input
+
+    cfg = load_config(config, overrides)["prepare"]
+    check_config(cfg)
+    slides = read_input(input, format=format)
+    return prepare_slides(slides, out, cfg, workers=int(workers or cfg["workers"]), progress=progress)
