@@ -6,8 +6,10 @@ coordinates) and rasterises only the polygons whose bounding box meets the reque
 (polygons are sorted by their top edge, so finding them is a binary search plus a bounds test).
 
 Pixel convention used throughout :mod:`madcell.io`: pixel (row r, column c) is centred on the
-continuous pixel coordinate (x=c, y=r); ``skimage.draw.polygon`` fills the pixels whose centre lies
-inside the polygon, which is exactly that convention. Later polygons overwrite earlier ones where
+continuous pixel coordinate (x=c, y=r), and a polygon owns the pixels whose centre lies inside it
+(even-odd rule) — the rule of ``skimage.draw.polygon``. :func:`fill_polygon` gives the same pixels
+(tested against skimage) with a row scanline instead of a point-in-polygon test per pixel of the
+bounding box, which is ~10x faster on cell-sized rings and matters for slides with 10^5-10^6 cells. Later polygons overwrite earlier ones where
 they overlap. A polygon that covers no pixel centre at all (sub-pixel or zero-area rings, which
 vendor files do contain) still owns the one pixel under its vertex mean, so every cell has a mask.
 """
@@ -16,7 +18,23 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from skimage.draw import polygon as draw_polygon
+
+
+def fill_polygon(ring: np.ndarray, y0: float, x0: float, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, cols) in an (h, w) window at (y0, x0) of the pixels whose centre is inside ``ring`` (x, y)."""
+    x, y = ring[:, 0] - x0, ring[:, 1] - y0
+    x2, y2 = np.roll(x, -1), np.roll(y, -1)
+    r_lo, r_hi = max(int(np.ceil(y.min())), 0), min(int(np.floor(y.max())), h - 1)
+    if r_hi < r_lo or w <= 0:
+        return np.zeros(0, np.intp), np.zeros(0, np.intp)
+    rows = np.arange(r_lo, r_hi + 1, dtype=np.float64)[:, None]
+    crosses = ((y <= rows) & (rows < y2)) | ((y2 <= rows) & (rows < y))  # half-open: each vertex counted once
+    ri, ei = np.nonzero(crosses)
+    xs = x[ei] + (rows[ri, 0] - y[ei]) * (x2[ei] - x[ei]) / (y2[ei] - y[ei])
+    toggles = np.zeros((len(rows), w + 1), np.int32)  # a crossing at x toggles inside/outside from column floor(x)+1
+    np.add.at(toggles, (ri, np.clip(np.floor(xs).astype(np.int64) + 1, 0, w)), 1)
+    rr, cc = np.nonzero(np.cumsum(toggles, axis=1)[:, :w] & 1)
+    return rr + r_lo, cc
 
 
 class PolygonLabels:
@@ -44,8 +62,8 @@ class PolygonLabels:
         self.tiny = np.zeros(len(rings), bool)
         for i in np.flatnonzero((hi - lo).min(axis=1) < 3):  # only small boxes can miss every pixel centre
             r = rings[i]
-            rr, _ = draw_polygon(r[:, 1] - np.floor(lo[i, 1]), r[:, 0] - np.floor(lo[i, 0]),
-                                 shape=(int(hi[i, 1] - np.floor(lo[i, 1])) + 2, int(hi[i, 0] - np.floor(lo[i, 0])) + 2))
+            oy, ox = np.floor(lo[i, 1]), np.floor(lo[i, 0])
+            rr, _ = fill_polygon(r, oy, ox, int(hi[i, 1] - oy) + 2, int(hi[i, 0] - ox) + 2)
             self.tiny[i] = len(rr) == 0
 
     def __len__(self) -> int:
@@ -73,7 +91,7 @@ class PolygonLabels:
                 if y0 <= r < y1 and x0 <= c < x1:
                     out[r - y0, c - x0] = self._labels[i]
                 continue
-            rr, cc = draw_polygon(ring[:, 1] - y0, ring[:, 0] - x0, shape=(h, w))
+            rr, cc = fill_polygon(ring, y0, x0, h, w)
             out[rr, cc] = self._labels[i]
         H, W = self.shape  # outside the slide is background
         if y0 < 0:
