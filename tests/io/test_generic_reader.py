@@ -163,3 +163,16 @@ def test_polygons_in_um_need_pixel_size(tmp_path):
     (tmp_path / "s" / "expression.h5ad").unlink()
     with pytest.raises(InputError, match="polygons.csv: polygons are in µm but the pixel size is unknown"):
         read_input(tmp_path / "s", options={"polygon_units": "um"})
+
+
+def test_synthetic_tissue_reads_through_generic(tmp_path):
+    from madcell.synthetic import make_tissue as synth
+
+    synth(tmp_path / "syn", n_cells=40, seed=0, pixel_size_um=0.5)
+    (s,) = read_input(tmp_path / "syn")
+    assert s.n_cells == 40 and s.meta["format"] == "generic"
+    assert s.pixel_size_um == pytest.approx(0.5)  # from the OME metadata
+    assert {"cell_type", "niche", "subtype"} <= set(s.label_columns)
+    assert list(s.expression.obs_names) == list(s.cells["cell_id"])
+    win = s.labels.read(0, s.labels.shape[0], 0, s.labels.shape[1])
+    assert set(np.unique(win)) - {0} == set(s.cells["label"])

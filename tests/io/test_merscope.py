@@ -61,3 +61,32 @@ def test_no_transform_is_an_error():
 def test_unknown_channel_is_an_error():
     with pytest.raises(InputError, match=r"channel\(s\) \['CD3'\] not in the image"):
         read_input(real("merscope_brain_mini"), options={**MERSCOPE_OPTS, "channels": ["CD3"]})
+
+
+def test_vizgen_outs_layout(tmp_path):
+    """Real MERSCOPE outs: mosaic TIFFs, the µm -> px transform file, cell_boundaries.parquet (WKB)."""
+    import shapely
+    import tifffile
+
+    (tmp_path / "images").mkdir()
+    rng = np.random.default_rng(0)
+    for stain in ("PolyT", "DAPI"):
+        tifffile.imwrite(tmp_path / "images" / f"mosaic_{stain}_z2.tif", rng.integers(0, 999, (60, 80), dtype=np.uint16))
+    (tmp_path / "images" / "micron_to_mosaic_pixel_transform.csv").write_text("2 0 -20\n0 2 -40\n0 0 1\n")
+    squares = {101: (15.0, 25.0), 102: (30.0, 40.0)}  # lower-left corner in µm, 5 µm side
+    geoms, rows = [], []
+    for eid, (x, y) in squares.items():
+        geoms.append(shapely.MultiPolygon([shapely.box(x, y, x + 5, y + 5)]))
+        rows += [(x + 1, y + 1, 2, "Gad1"), (x + 2, y + 3, 2, "Gad1"), (x + 4, y + 1, 2, "Blank-0001"), (x + 1, y + 1, 0, "Sst")]
+    pd.DataFrame({"EntityID": list(squares), "ZIndex": 2, "Geometry": shapely.to_wkb(geoms)}).to_parquet(
+        tmp_path / "cell_boundaries.parquet")
+    pd.DataFrame(rows, columns=["global_x", "global_y", "global_z", "gene"]).to_csv(
+        tmp_path / "detected_transcripts.csv", index=False)
+    (s,) = read_input(tmp_path, options={"z": 2, "keep_transcripts": True})
+    assert s.image.channel_names == ["DAPI", "PolyT"] and s.pixel_size_um == pytest.approx(0.5)
+    assert list(s.cells["cell_id"]) == ["101", "102"]
+    assert np.allclose(s.cells[["x_px", "y_px"]].to_numpy(), [[15, 15], [45, 45]])  # (17.5 - 10) * 2, ...
+    assert list(s.expression.var_names) == ["Gad1", "Sst"]
+    assert s.expression.X.toarray().tolist() == [[2, 0], [2, 0]]
+    assert s.expression.obs["control_counts"].tolist() == [1, 1]
+    assert transcript_hit_rate(s) == 1.0

@@ -7,9 +7,9 @@ grouped by (fov, cell_ID, target) with negative/system-control probes kept out o
 ``*_exprMat_file.csv``).
 
 Coordinates: the transcript ``y`` axis points up while image rows point down, and an image may be a
-crop of the FOV. With ``crop_offsets = {fov: [x0, y0]}`` the image shows local x in [x0, x0 + W) and
+crop of the FOV. With ``crop_offsets = {fov: [x0, y0]}`` (keys: FOV number or ``F###``) the image shows local x in [x0, x0 + W) and
 local y in [y0, y0 + H), and ``col = x_local - x0``, ``row = (y0 + H) - y_local``. An uncropped FOV has
-[0, 0]. ``crop_offsets: auto`` (default) picks, per FOV, the candidate offset (0, the transcripts'
+[0, 0]. ``crop_offsets: auto`` (default; also for FOVs not listed) picks, per FOV, the candidate offset (0, the transcripts'
 extent, standard FOV sizes minus the image size; each +-1 px) that puts the most assigned
 transcripts on their own cell's label; the choice and its hit rate are in ``meta``. The pixel size is
 not in the files: ``pixel_size_um`` stays None unless given (0.18 / 0.12028 µm are instrument values,
@@ -36,6 +36,7 @@ from madcell.io.transcripts import count_matrix, labels_at
 OPTIONS = {"crop_offsets", "fovs"}
 CONTROL_PROBES = r"^(NegPrb|Negative|SystemControl|FalseCode)"
 FOV_SIZES = (5472, 3648, 4256)
+TX_COLUMNS = {"fov", "cell_ID", "x_local_px", "y_local_px", "target"}
 
 
 def _glob1(folder: Path, pattern: str) -> Path | None:
@@ -71,15 +72,19 @@ def infer_offsets(mask: np.ndarray, x: np.ndarray, y: np.ndarray, cell: np.ndarr
     return best, best_rate
 
 
-def _offsets_for(opt, fov: int, slide_id: str, folder: Path):
+def _offsets_for(opt, fov: int, slide_id: str, folder: Path) -> tuple[int, int] | None:
+    """Explicit (x0, y0) for this FOV, or None to infer it (option 'auto' or FOV not listed)."""
     if opt is None or opt == "auto":
         return None
     if not isinstance(opt, dict):
         raise InputError(folder, "option crop_offsets must be 'auto' or {fov: [x0, y0]}")
-    for key in (fov, str(fov), slide_id, f"{fov:03d}"):
-        if key in opt:
-            return int(opt[key][0]), int(opt[key][1])
-    return None if any(str(k).lower() == "auto" for k in opt.values()) else (0, 0)
+    for key in (fov, str(fov), slide_id, f"F{fov:03d}"):
+        if key in opt and opt[key] != "auto":
+            try:
+                return int(opt[key][0]), int(opt[key][1])
+            except (TypeError, ValueError, IndexError):
+                raise InputError(folder, f"crop_offsets for FOV {fov} must be [x0, y0], got {opt[key]!r}") from None
+    return None
 
 
 def read_cosmx(path: str | Path, options: dict | None = None) -> list[SlideData]:
@@ -91,11 +96,11 @@ def read_cosmx(path: str | Path, options: dict | None = None) -> list[SlideData]
     if not fovs:
         raise InputError(folder, "no FOV with both CellLabels/CellLabels_F*.tif and CellComposite/CellComposite_F*")
     tx_path = _glob1(folder, "*_tx_file.csv*")
-    tx = read_table(tx_path) if tx_path else None
+    tx = read_table(tx_path, usecols=lambda c: c in TX_COLUMNS) if tx_path else None
     if tx is not None:
-        needed = {"fov", "cell_ID", "x_local_px", "y_local_px", "target"}
-        if needed - set(tx.columns):
-            raise InputError(tx_path, f"transcript table lacks columns {sorted(needed - set(tx.columns))}")
+        if TX_COLUMNS - set(tx.columns):
+            raise InputError(tx_path, f"transcript table lacks columns {sorted(TX_COLUMNS - set(tx.columns))}")
+        tx_by_fov = dict(tuple(tx.groupby("fov")))
     panel = None
     if tx is not None:
         panel = sorted(g for g in tx["target"].astype(str).unique() if not re.match(CONTROL_PROBES, g))
@@ -122,7 +127,7 @@ def read_cosmx(path: str | Path, options: dict | None = None) -> list[SlideData]
         expression, transcripts = None, None
         offsets = _offsets_for(opts.get("crop_offsets", "auto"), fov, slide_id, folder)
         if tx is not None:
-            t = tx[tx["fov"] == fov]
+            t = tx_by_fov.get(fov, tx.iloc[:0])
             x, y, cid = t["x_local_px"].to_numpy(float), t["y_local_px"].to_numpy(float), t["cell_ID"].to_numpy()
             if offsets is None:
                 a = cid != 0

@@ -16,8 +16,14 @@ vendor files do contain) still owns the one pixel under its vertex mean, so ever
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
+
+from madcell.errors import InputError
+from madcell.io.cells import read_table
 
 
 def fill_polygon(ring: np.ndarray, y0: float, x0: float, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
@@ -155,16 +161,10 @@ def polygon_cells(ids: list[str], rings_px: list[np.ndarray], shape: tuple[int, 
     return source, cells, [ids[i] for i in dropped]
 
 
-def read_polygon_file(path) -> tuple[list[str], list[np.ndarray]]:
+def read_polygon_file(path: str | Path) -> tuple[list[str], list[np.ndarray]]:
     """(ids, rings) from a vertex table (parquet/CSV: ``cell_id`` + ``x``,``y`` or ``vertex_x``,``vertex_y``)
     or a GeoJSON FeatureCollection (id from ``properties.cell_id``, else ``properties.id``, else the
     feature ``id``; a MultiPolygon contributes its largest part). Coordinates stay in file units."""
-    import json
-    from pathlib import Path
-
-    from madcell.errors import InputError
-    from madcell.io.cells import read_table
-
     path = Path(path)
     if path.name.lower().endswith((".geojson", ".json")):
         import shapely.geometry

@@ -58,7 +58,7 @@ def read_xenium(path: str | Path, options: dict | None = None) -> list[SlideData
     opts = check_options(options, OPTIONS, folder, "xenium")
     image_path = _image_path(folder, opts.get("image"))
     image, meta_px = open_image(image_path, opts.get("channels"))
-    to_px = micron_to_pixel(opts, image_path, None if opts.get("pixel_size_um") else meta_px)
+    to_px = micron_to_pixel(opts, image_path, meta_px)
     shape = tuple(image.shape[1:])
 
     cells_path = _first(folder, ("cells.parquet", "cells.csv.gz", "cells.csv"))
