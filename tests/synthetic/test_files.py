@@ -78,3 +78,10 @@ def test_labels_do_not_depend_on_block_size(tmp_path):
     a = make_tissue(tmp_path / "a", 200, 5, block_tiles=1, tile_size=128)
     b = make_tissue(tmp_path / "b", 200, 5, block_tiles=3, tile_size=128)
     np.testing.assert_array_equal(tifffile.imread(a / "labels.tif"), tifffile.imread(b / "labels.tif"))
+
+
+def test_parallel_rendering_gives_identical_files(tmp_path):
+    a = make_tissue(tmp_path / "a", 150, 4, workers=1, tile_size=128, block_tiles=1)
+    b = make_tissue(tmp_path / "b", 150, 4, workers=2, tile_size=128, block_tiles=1)
+    for name in ["image.ome.tif", "labels.tif"]:
+        np.testing.assert_array_equal(tifffile.imread(a / name), tifffile.imread(b / name))

@@ -18,13 +18,15 @@ def synth(
     modality: Optional[str] = typer.Option(None, "--modality", help="fluorescence (4 channels, uint16) | he (RGB H&E-like, uint8)."),
     difficulty: Optional[str] = typer.Option(None, "--difficulty", help="easy: types differ in marker intensities and shape | hard: same markers, shape/size/texture only."),
     pixel_size: Optional[float] = typer.Option(None, "--pixel-size", help="Pixel size in µm (default 0.5)."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Processes rendering tiles in parallel (output is the same)."),
 ) -> None:
     """Generate a synthetic slide (the built-in default dataset) with ground-truth labels."""
     import pandas as pd
 
     from madcell.synthetic import make_tissue
 
-    folder = make_tissue(out, cells, seed, modality=modality, difficulty=difficulty, pixel_size_um=pixel_size)
+    folder = make_tissue(out, cells, seed, modality=modality, difficulty=difficulty, pixel_size_um=pixel_size,
+                         workers=workers)
     table = pd.read_parquet(folder / "cells.parquet", columns=["cell_type", "niche"])
     console.print(f"wrote {folder}: {len(table)} cells, {table['cell_type'].nunique()} cell types, "
                   f"{table['niche'].nunique()} niches")

@@ -26,7 +26,7 @@ from madcell.synthetic.shapes import CellShapes, paint
 
 HEMATOXYLIN = np.array([0.65, 0.70, 0.29])  # Ruifrok & Johnston optical-density stain vectors
 EOSIN = np.array([0.07, 0.99, 0.11])
-FIBRE_HALF_LENGTH_UM, FIBRE_SAMPLES = 6.0, 9
+FIBRE_HALF_LENGTH_UM, FIBRE_SAMPLES, FIBRE_GRID_UM = 6.0, 9, 0.8
 FLUO_OFFSET, FLUO_GAIN, FLUO_READ_NOISE, AUTOFLUORESCENCE = 100.0, 1800.0, 3.0, 0.03
 
 
@@ -52,20 +52,30 @@ class Renderer:
         cx = self.shapes.cx[idx]
         return idx[(cx >= x0 - self.max_reach) & (cx <= x1 + self.max_reach)]
 
-    def _fibres(self, wy0: int, wy1: int, wx0: int, wx1: int, theta: np.ndarray) -> np.ndarray:
+    def _fibres(self, wy0: int, wy1: int, wx0: int, wx1: int) -> np.ndarray:
         """Collagen-like fibres: fine noise averaged along the local orientation (line-integral
         convolution over ±FIBRE_HALF_LENGTH_UM), so fibres follow the same smooth angle field as
-        fibroblasts and bend with it."""
-        L = int(np.ceil(FIBRE_HALF_LENGTH_UM / self.ps)) + 1
-        noise = smooth_noise(self.seed, 3, wy0 - L, wy1 + L, wx0 - L, wx1 + L, (0.5 / self.ps, 0.5 / self.ps))
-        rows, cols = np.mgrid[L : L + wy1 - wy0, L : L + wx1 - wx0].astype(np.float32)
-        dy, dx = np.sin(theta).astype(np.float32), np.cos(theta).astype(np.float32)
+        fibroblasts and bend with it. Computed on a grid of ~FIBRE_GRID_UM (aligned to the global
+        pixel grid, so blocks agree) and linearly upsampled."""
+        f = max(1, int(round(FIBRE_GRID_UM / self.ps)))
+        step = f * self.ps  # µm per coarse pixel
+        ky0, ky1 = wy0 // f, -(-(wy1 - 1) // f)
+        kx0, kx1 = wx0 // f, -(-(wx1 - 1) // f)
+        theta = self.geom.fibre_angle_field.grid(np.arange(kx0, kx1 + 1) * step, np.arange(ky0, ky1 + 1) * step)
+        theta *= np.float32(0.5 * np.pi)
+        L = int(np.ceil(FIBRE_HALF_LENGTH_UM / step)) + 1
+        noise = smooth_noise(self.seed, 3, ky0 - L, ky1 + 1 + L, kx0 - L, kx1 + 1 + L, (0.5 / step, 0.5 / step))
+        rows, cols = np.mgrid[L : L + ky1 + 1 - ky0, L : L + kx1 + 1 - kx0].astype(np.float32)
+        dy, dx = np.sin(theta), np.cos(theta)
         acc = np.zeros(theta.shape, np.float32)
-        steps = np.linspace(-(L - 1), L - 1, FIBRE_SAMPLES, dtype=np.float32)
-        for t in steps:
+        for t in np.linspace(-(L - 1), L - 1, FIBRE_SAMPLES, dtype=np.float32):
             acc += ndimage.map_coordinates(noise, [rows + t * dy, cols + t * dx], order=1, mode="nearest")
-        fibre = acc / np.sqrt(np.float32(FIBRE_SAMPLES / 2.0))  # ~unit variance (samples ~2 px apart)
-        return np.clip(0.45 + 0.6 * fibre, 0, None)
+        fibre = np.clip(0.45 + 0.6 * acc / np.sqrt(np.float32(FIBRE_SAMPLES / 2.0)), 0, None)
+        if f > 1:
+            # output side f*(n-1)+1 with grid_mode=False: coarse sample k lands exactly on pixel f*k
+            zoom = [(f * (n - 1) + 1) / n for n in fibre.shape]
+            fibre = ndimage.zoom(fibre, zoom, order=1, grid_mode=False)
+        return fibre[wy0 - f * ky0 : wy1 - f * ky0, wx0 - f * kx0 : wx1 - f * kx0]
 
     def render(self, y0: int, y1: int, x0: int, x1: int) -> tuple[np.ndarray, np.ndarray]:
         """Pixels (C, y1-y0, x1-x0) and labels (int32) of the block [y0:y1, x0:x1]."""
@@ -90,7 +100,7 @@ class Renderer:
         ecm = self.ecm_weight[niche]
         soft = niche <= 1  # tumour/stroma: soft transition instead of a hard edge
         ecm[soft] = self.ecm_weight[0] + (self.ecm_weight[1] - self.ecm_weight[0]) * g.stroma_weight(tumour[soft])
-        fibre = self._fibres(wy0, wy1, wx0, wx1, 0.5 * np.pi * g.fibre_angle_field.grid(x1d, y1d))
+        fibre = self._fibres(wy0, wy1, wx0, wx1)
 
         nf = nuc.astype(np.float32)
         chans = np.empty((4, h, w), np.float32)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -37,6 +39,8 @@ def _settings(n_cells, seed, modality, difficulty, pixel_size_um, overrides) -> 
         raise InputError("--difficulty", f"must be 'easy' or 'hard', got {s['difficulty']!r}")
     if not float(s["pixel_size_um"]) > 0:
         raise InputError("--pixel-size", f"must be positive, got {s['pixel_size_um']}")
+    if int(s["workers"]) < 1:
+        raise InputError("--workers", f"must be at least 1, got {s['workers']}")
     if int(s["tile_size"]) % 16 or int(s["block_tiles"]) < 1:
         raise InputError("synth.tile_size", "must be a multiple of 16 (and block_tiles >= 1)")
     return s
@@ -54,6 +58,28 @@ def _centroids_in_mask(spool: TileSpool, cx: np.ndarray, cy: np.ndarray) -> np.n
             t = spool.read_tile(0, int(r[idx[0]] // spool.tile), int(c[idx[0]] // spool.tile))
             ok[idx] = t[r[idx] % spool.tile, c[idx] % spool.tile] == idx + 1
     return ok
+
+
+_WORKER_RENDERER: Renderer | None = None
+
+
+def _init_worker(renderer: Renderer) -> None:
+    global _WORKER_RENDERER
+    _WORKER_RENDERER = renderer
+
+
+def _render_block(block: tuple[int, int, int, int]):
+    return _WORKER_RENDERER.render(*block)
+
+
+def _render_all(renderer: Renderer, blocks: list, workers: int) -> Iterator:
+    """Rendered blocks in order; with ``workers > 1`` from a process pool (results are identical:
+    every random draw is keyed by the seed and the block position, not by the process)."""
+    if workers <= 1 or len(blocks) < 2:
+        yield from (renderer.render(*b) for b in blocks)
+        return
+    with multiprocessing.get_context().Pool(workers, initializer=_init_worker, initargs=(renderer,)) as pool:
+        yield from pool.imap(_render_block, blocks, chunksize=1)
 
 
 def make_tissue(out_dir: str | Path, n_cells: int | None = None, seed: int | None = None,
@@ -85,16 +111,14 @@ def make_tissue(out_dir: str | Path, n_cells: int | None = None, seed: int | Non
     try:
         area, sx, sy = np.zeros(n + 1), np.zeros(n + 1), np.zeros(n + 1)
         B = tile * int(s["block_tiles"])
-        for y0 in range(0, H, B):
-            for x0 in range(0, W, B):
-                y1, x1 = min(y0 + B, H), min(x0 + B, W)
-                pixels, labels = renderer.render(y0, y1, x0, x1)
-                img.put_block(y0, x0, pixels)
-                lab.put_block(y0, x0, labels[None])
-                rows, cols = np.indices(labels.shape)
-                area += np.bincount(labels.ravel(), minlength=n + 1)
-                sy += np.bincount(labels.ravel(), weights=(rows + y0).ravel(), minlength=n + 1)
-                sx += np.bincount(labels.ravel(), weights=(cols + x0).ravel(), minlength=n + 1)
+        blocks = [(y0, min(y0 + B, H), x0, min(x0 + B, W)) for y0 in range(0, H, B) for x0 in range(0, W, B)]
+        for (y0, y1, x0, x1), (pixels, labels) in zip(blocks, _render_all(renderer, blocks, int(s["workers"]))):
+            img.put_block(y0, x0, pixels)
+            lab.put_block(y0, x0, labels[None])
+            rows, cols = np.indices(labels.shape)
+            area += np.bincount(labels.ravel(), minlength=n + 1)
+            sy += np.bincount(labels.ravel(), weights=(rows + y0).ravel(), minlength=n + 1)
+            sx += np.bincount(labels.ravel(), weights=(cols + x0).ravel(), minlength=n + 1)
         write_tiff(out / "image.ome.tif", img, names, ps)
         write_tiff(out / "labels.tif", lab, None, ps)
         area = area[1:]
