@@ -107,3 +107,12 @@ def test_float_mask_is_cast_and_channel_mask_rejected(tmp_path):
     np.save(tmp_path / "m3.npy", np.zeros((2, 10, 12), np.int32))
     with pytest.raises(InputError, match="m3.npy: label mask must be one"):
         open_labels(tmp_path / "m3.npy")
+
+
+def test_imagej_pixel_size_and_plain_channel_names(tmp_path):
+    arr = np.zeros((4, 10, 12), np.uint16)
+    tifffile.imwrite(tmp_path / "ij.tif", arr, imagej=True, resolution=(1 / 0.25, 1 / 0.25),
+                     metadata={"axes": "CYX", "unit": "um"})
+    image, px = open_image(tmp_path / "ij.tif")
+    assert px == pytest.approx(0.25) and image.shape == (4, 10, 12)
+    assert image.channel_names == ["ch0", "ch1", "ch2", "ch3"]

@@ -7,7 +7,8 @@ pickled, so sources can be shipped to worker processes.
 
 Axes: ``Y`` and ``X`` are the plane; the channel axis is ``C``, else ``S`` (samples, e.g. RGB), else a
 single unnamed ``Q``/``I`` axis (what plain multi-page TIFFs report). Every other axis (``Z``, ``T``)
-is fixed to index ``z`` (Z) or 0. Pixel size and channel names come from the OME-XML when present.
+is fixed to index ``z`` (Z) or 0. Pixel size and channel names come from the OME-XML when present
+(pixel size also from ImageJ TIFFs whose unit is microns).
 """
 
 from __future__ import annotations
@@ -61,6 +62,19 @@ def ome_pixel_size_um(tf) -> float | None:
     return value * factor
 
 
+def imagej_pixel_size_um(tf) -> float | None:
+    """Pixel size of an ImageJ/Fiji TIFF whose ``unit`` is microns (from the XResolution tag)."""
+    meta = tf.imagej_metadata or {}
+    unit = str(meta.get("unit", "")).replace("\\u00B5", "µ").lower()
+    if unit not in ("micron", "microns", "µm", "um"):
+        return None
+    tag = tf.pages[0].tags.get("XResolution")
+    if tag is None:
+        return None
+    num, den = tag.value
+    return float(den) / float(num) if num else None
+
+
 def ome_channel_names(tf) -> list[str]:
     """Channel ``Name`` attributes of the first OME image (may be empty)."""
     if not tf.is_ome or not tf.ome_metadata:
@@ -94,7 +108,7 @@ class TiffArray:
                 raise InputError(self.path, f"z plane {self.z} does not exist (the file has {shape['Z']})")
             self.shape = (int(n_ch), int(shape["Y"]), int(shape["X"]))
             self.dtype = np.dtype(series.dtype)
-            self.pixel_size_um = ome_pixel_size_um(tf)
+            self.pixel_size_um = ome_pixel_size_um(tf) or imagej_pixel_size_um(tf)
             names = ome_channel_names(tf)
             self.file_channel_names = names if len(names) == n_ch else []
         finally:
@@ -157,7 +171,8 @@ class TiffImage:
         self._arr = TiffArray(path, z=z)
         self.path = self._arr.path
         n_ch = self._arr.shape[0]
-        default = self._arr.file_channel_names or ([f"ch{i}" for i in range(n_ch)] if n_ch != 3 else ["R", "G", "B"])
+        rgb = n_ch == 3 and self._arr.channel_axis == "S"
+        default = self._arr.file_channel_names or (["R", "G", "B"] if rgb else [f"ch{i}" for i in range(n_ch)])
         self.channel_names = list(channel_names) if channel_names is not None else default
         if len(self.channel_names) != n_ch:
             raise InputError(self.path, f"{len(self.channel_names)} channel names given for {n_ch} channels")
