@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+from madcell.augment import MultiCropAugment
+from madcell.augment.ops import gaussian_blur, random_dihedral, random_resized_crop
+from madcell.config import default_config
+from madcell.errors import InputError
+
+
+@pytest.fixture
+def aug_cfg():
+    cfg = copy.deepcopy(default_config()["augment"])
+    cfg.update(n_global=2, n_local=3, local_size_morph=28, local_size_micro=42)
+    return cfg
+
+
+def gen(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+@pytest.mark.parametrize("channels", [1, 5])
+def test_shapes_range_and_determinism(aug_cfg, channels):
+    aug = MultiCropAugment(aug_cfg, morph_size=42, micro_size=84)
+    x = torch.rand(4, channels, 70, 70, generator=gen(0))
+    glob, loc = aug(x, "morph", gen(1))
+    assert [t.shape for t in glob] == [(4, channels, 42, 42)] * 2
+    assert [t.shape for t in loc] == [(4, channels, 28, 28)] * 3
+    assert all(t.min() >= 0 and t.max() <= 1 and t.dtype == torch.float32 for t in glob + loc)
+    again, again_loc = aug(x, "morph", gen(1))
+    assert all(torch.equal(a, b) for a, b in zip(glob + loc, again + again_loc))
+    other, _ = aug(x, "morph", gen(2))
+    assert not torch.equal(glob[0], other[0])
+    assert not torch.equal(glob[0], glob[1])  # two global crops differ
+    glob, loc = aug((x * 255).to(torch.uint8), "micro", gen(1))  # uint8 store values
+    assert glob[0].shape == (4, channels, 84, 84) and loc[0].shape == (4, channels, 42, 42)
+    assert glob[0].max() <= 1
+
+
+def test_full_square_box_is_identity():
+    x = torch.rand(3, 2, 28, 28, generator=gen(0))
+    y = random_resized_crop(x, 28, (1.0, 1.0), gen(1), ratio=(1.0, 1.0))
+    assert torch.allclose(y, x, atol=1e-5)
+    small = random_resized_crop(x, 14, (1.0, 1.0), gen(1), ratio=(1.0, 1.0))  # antialiased 2x down-scaling
+    assert torch.allclose(small, torch.nn.functional.avg_pool2d(x, 2), atol=1e-5)
+
+
+def test_dihedral_group():
+    x = torch.arange(9.0).reshape(1, 1, 3, 3).expand(64, 1, 3, 3).contiguous()
+    rots = [torch.rot90(x[0], k, (-2, -1)) for k in range(4)]
+    group = rots + [r.flip(-1) for r in rots]
+    y = random_dihedral(x, gen(0), flip=False, rot90=True)
+    assert all(any(torch.equal(s, r) for r in rots) for s in y)
+    y = random_dihedral(x, gen(0), flip=True, rot90=True)
+    seen = {next(i for i, r in enumerate(group) if torch.equal(s, r)) for s in y}
+    assert seen == set(range(8))
+    assert torch.equal(random_dihedral(x, gen(0), flip=False, rot90=False), x)
+
+
+def test_blur_keeps_constants_and_smooths():
+    flat = torch.full((2, 3, 28, 28), 0.3)
+    assert torch.allclose(gaussian_blur(flat, 1.0, (0.5, 1.5), gen(0)), flat, atol=1e-6)
+    spike = torch.zeros(2, 1, 28, 28)
+    spike[:, :, 14, 14] = 1.0
+    blurred = gaussian_blur(spike, 1.0, (1.0, 1.0), gen(0))
+    assert blurred.max() < 0.5 and blurred.sum().item() == pytest.approx(2.0, rel=1e-4)
+    assert torch.equal(gaussian_blur(spike, 0.0, (1.0, 1.0), gen(0)), spike)
+
+
+def test_sizes_must_be_patch_multiples(aug_cfg):
+    with pytest.raises(InputError, match="local_size_morph"):
+        MultiCropAugment({**aug_cfg, "local_size_morph": 40}, 42, 84)
+    with pytest.raises(InputError, match="micro_size"):
+        MultiCropAugment(aug_cfg, 42, 100)
+    with pytest.raises(InputError):
+        MultiCropAugment({**aug_cfg, "n_global": 0}, 42, 84)
