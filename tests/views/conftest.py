@@ -39,18 +39,20 @@ def make_toy_slide(
     types = np.where(cx < width / 2, "tumour", "immune")
     labels = np.zeros((height, width), np.int32)
     img = np.zeros((3, height, width), np.float64)
-    yy, xx = np.mgrid[0:height, 0:width]
     rows = []
     for i in range(n):
         r = radius * rng.uniform(0.8, 1.2)
         lab = label_step * i + 1
-        disc = (yy - cy[i]) ** 2 + (xx - cx[i]) ** 2 <= r * r
-        labels[disc] = lab
-        nuc = (yy - cy[i]) ** 2 + (xx - cx[i]) ** 2 <= (0.5 * r) ** 2
-        img[0][nuc] += 3000
-        img[1 if types[i] == "immune" else 2][disc] += 2000 * rng.uniform(0.7, 1.3)
-        my, mx = np.nonzero(labels == lab)
-        rows.append((f"c{i}", lab, mx.mean(), my.mean(), types[i], int(cx[i] * 3 // width)))
+        y0, x0 = max(int(cy[i] - r) - 1, 0), max(int(cx[i] - r) - 1, 0)
+        yy, xx = np.mgrid[y0:min(int(cy[i] + r) + 2, height), x0:min(int(cx[i] + r) + 2, width)]
+        d2 = (yy - cy[i]) ** 2 + (xx - cx[i]) ** 2
+        disc, nuc = d2 <= r * r, d2 <= (0.5 * r) ** 2
+        box = (slice(y0, y0 + yy.shape[0]), slice(x0, x0 + yy.shape[1]))
+        labels[box][disc] = lab
+        img[0][box][nuc] += 3000
+        img[1 if types[i] == "immune" else 2][box][disc] += 2000 * rng.uniform(0.7, 1.3)
+        rows.append((f"c{i}", lab, xx[disc].mean(), yy[disc].mean(), types[i], int(cx[i] * 3 // width)))
+    xx = np.arange(width)[None, :]
     img += rng.normal(200, 30, img.shape)
     img *= 1.0 + gradient * (xx / width)[None]
     img = np.clip(img, 0, np.iinfo(dtype).max if np.dtype(dtype).kind == "u" else None).astype(dtype)

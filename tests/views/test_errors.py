@@ -1,0 +1,139 @@
+"""Every bad input gives one InputError naming the file and the problem, and writes nothing."""
+
+import numpy as np
+import pytest
+
+from madcell.errors import InputError
+from madcell.io.base import ArrayImage, ArrayLabels
+from madcell.views import prepare_slides
+from madcell.views.normalize import sample_windows
+
+from conftest import make_toy_slide
+
+CFG = {"morph_size": 28, "micro_size": 56, "k_neighbors": 8, "tile_size": 96, "stats_sample_pixels": 20000}
+
+
+def fails(slide_or_slides, tmp_path, match, cfg=None):
+    out = tmp_path / "out.h5"
+    slides = slide_or_slides if isinstance(slide_or_slides, list) else [slide_or_slides]
+    with pytest.raises(InputError, match=match) as info:
+        prepare_slides(slides, out, dict(CFG, **(cfg or {})), progress=False)
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []  # no temporary file left either
+    return info.value
+
+
+def test_image_mask_shape_mismatch(tmp_path):
+    s = make_toy_slide(expression=False)
+    s.labels = ArrayLabels(s.labels.data[:100])
+    err = fails(s, tmp_path, "label mask is 100x224")
+    assert err.path == "/toy/toy"
+
+
+def test_channel_not_in_image(tmp_path):
+    fails(make_toy_slide(expression=False), tmp_path, r"no channel \['cd8'\]", {"channels": ["dapi", "cd8"]})
+
+
+def test_slides_with_different_channels(tmp_path):
+    a, b = make_toy_slide(expression=False), make_toy_slide(slide_id="b", expression=False)
+    b.image = ArrayImage(b.image.data[:2], ["dapi", "cd45"])
+    fails([a, b], tmp_path, "differ")
+
+
+def test_table_cell_missing_from_mask(tmp_path):
+    s = make_toy_slide(expression=False)
+    lab = int(s.cells["label"].iloc[60])
+    s.labels.data[s.labels.data == lab] = 0
+    err = fails(s, tmp_path, r"not in the label mask near their centroid \(e.g. cell 'c60'")
+    assert "/toy/toy" in str(err)
+
+
+def test_mask_label_missing_from_table(tmp_path):
+    s = make_toy_slide(expression=False)
+    lab = int(s.cells["label"].iloc[70])
+    s.cells = s.cells.drop(index=70).reset_index(drop=True)
+    fails(s, tmp_path, rf"label mask has 1 label\(s\) that are not in the cell table \(e.g. \[{lab}\]\)")
+
+
+def test_empty_mask(tmp_path):
+    s = make_toy_slide(expression=False)
+    s.labels.data[:] = 0
+    fails(s, tmp_path, "label mask is empty")
+
+
+def test_empty_table(tmp_path):
+    s = make_toy_slide(expression=False)
+    s.cells = s.cells.iloc[:0]
+    fails(s, tmp_path, "cell table is empty")
+
+
+def test_duplicate_ids_and_bad_centroids(tmp_path):
+    s = make_toy_slide(expression=False)
+    s.cells.loc[3, "cell_id"] = "c2"
+    fails(s, tmp_path, "not unique")
+    s = make_toy_slide(expression=False)
+    s.cells.loc[5, "x_px"] = 500.0
+    fails(s, tmp_path, "outside the 192x224 image")
+
+
+def test_nan_pixels_found_in_the_sample(tmp_path):
+    s = make_toy_slide(expression=False, dtype=np.float32)
+    s.image.data[1, 50:60, 50:60] = np.nan
+    fails(s, tmp_path, r"NaN or infinite pixels")
+
+
+def test_nan_pixels_found_while_streaming(tmp_path):
+    s = make_toy_slide(height=600, width=600, spacing=30, expression=False, dtype=np.float32)
+    sampled = sample_windows(600, 600, 1000)
+    assert len(sampled) == 1
+    y0, _, x0, _ = sampled[0]
+    # a NaN in a tile the statistics never look at: only the streaming pass can see it
+    ny, nx = (300, 300) if (y0, x0) != (256, 256) else (50, 50)
+    s.image.data[2, ny, nx] = np.inf
+    fails(s, tmp_path, r"NaN or infinite pixels in rows", {"stats_sample_pixels": 1000})
+
+
+def test_flatfield_needs_pixel_size(tmp_path):
+    fails(make_toy_slide(pixel_size_um=None, expression=False), tmp_path, "pixel size is unknown", {"flatfield": True})
+
+
+@pytest.mark.parametrize("key,value", [("micro_size", 100), ("morph_size", 20), ("micro_size", 0)])
+def test_view_size_not_multiple_of_patch(tmp_path, key, value):
+    err = fails(make_toy_slide(expression=False), tmp_path, "multiple of the patch size 14", {key: value})
+    assert err.path == f"prepare.{key}"
+
+
+def test_unreadable_window_while_streaming(tmp_path):
+    class Truncated(ArrayLabels):
+        calls = 0
+
+        def read(self, y0, y1, x0, x1):
+            Truncated.calls += 1
+            if Truncated.calls > 3:
+                raise OSError("TIFF tile 7 is truncated")
+            return super().read(y0, y1, x0, x1)
+
+    s = make_toy_slide(expression=False)
+    s.labels = Truncated(s.labels.data)
+    fails(s, tmp_path, "label mask could not be read at rows .*truncated")
+
+
+def test_failed_run_keeps_an_existing_store(tmp_path):
+    out = tmp_path / "views.h5"
+    out.write_bytes(b"previous store")
+    s = make_toy_slide(expression=False)
+    s.labels.data[:] = 0
+    with pytest.raises(InputError):
+        prepare_slides([s], out, CFG, progress=False)
+    assert out.read_bytes() == b"previous store"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["views.h5"]
+
+
+def test_error_in_a_worker_process(tmp_path):
+    s = make_toy_slide(expression=False)
+    lab = int(s.cells["label"].iloc[100])
+    s.labels.data[s.labels.data == lab] = 0
+    out = tmp_path / "w.h5"
+    with pytest.raises(InputError, match="c100"):
+        prepare_slides([s], out, CFG, workers=2, progress=False)
+    assert not out.exists()
