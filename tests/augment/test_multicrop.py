@@ -77,3 +77,15 @@ def test_sizes_must_be_patch_multiples(aug_cfg):
         MultiCropAugment(aug_cfg, 42, 100)
     with pytest.raises(InputError):
         MultiCropAugment({**aug_cfg, "n_global": 0}, 42, 84)
+
+
+def test_accelerator_and_cpu_selection_paths_agree(aug_cfg, monkeypatch):
+    from madcell.augment import ops
+
+    aug = MultiCropAugment({**aug_cfg, "blur_prob": 0.5}, morph_size=42, micro_size=84)
+    x = torch.rand(8, 2, 56, 56, generator=gen(0))
+    sparse = aug(x, "morph", gen(4))
+    monkeypatch.setattr(ops, "DENSE_SELECT_ON_CPU", True)
+    dense = aug(x, "morph", gen(4))
+    for a, b in zip(sparse[0] + sparse[1], dense[0] + dense[1]):
+        assert torch.allclose(a, b, atol=1e-6)

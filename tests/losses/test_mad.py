@@ -178,3 +178,16 @@ def test_teacher_temp_schedule():
     assert (sched[4:] == 0.07).all()
     assert len(teacher_temp_schedule(0.04, 0.07, 20, 5)) == 5
     assert (teacher_temp_schedule(0.04, 0.07, 0, 3) == 0.07).all()
+
+
+def test_bf16_autocast_keeps_float32_cross_entropy():
+    g = torch.Generator().manual_seed(3)
+    t = {"morph": torch.randn(2, 8, 256, generator=g)}
+    s = {"morph": torch.randn(6, 8, 256, generator=g)}
+    ref, _ = MADLoss(256, 1.0)(s, t, 0)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        low, _ = MADLoss(256, 1.0)(s, t, 0)
+        unguarded = -(torch.softmax(t["morph"] / 0.04, -1)[0].reshape(1, -1) @ torch.log_softmax(s["morph"] / 0.1, -1)[1].reshape(1, -1).t())
+    assert unguarded.dtype == torch.bfloat16  # what the CE matmul would be without the guard
+    assert low.dtype == torch.float32
+    assert low.item() == pytest.approx(ref.item(), rel=1e-6)

@@ -92,6 +92,13 @@ class MADLoss(nn.Module):
         for name, d in (("student_out", student_out), ("teacher_out", teacher_out)):
             if not d or any(v not in _SHORT or z.ndim != 3 for v, z in d.items()):
                 raise ValueError(f"{name} must map 'morph'/'micro' to (n_crops, B, K) tensors")
+        device_type = next(iter(student_out.values())).device.type
+        with torch.autocast(device_type=device_type, enabled=False):  # the CE matmul stays float32 under bf16
+            return self._forward(student_out, teacher_out, it)
+
+    def _forward(
+        self, student_out: Mapping[str, torch.Tensor], teacher_out: Mapping[str, torch.Tensor], it: int
+    ) -> tuple[torch.Tensor, dict[str, float]]:
         targets = self.teacher_targets(teacher_out, it)
         logp = {v: F.log_softmax(z.float() / self.student_temp, dim=-1) for v, z in student_out.items()}
         has_same = bool(set(targets) & set(logp))
