@@ -43,9 +43,12 @@ Pixels (:mod:`.render`, :mod:`.writer`)
     illumination field varies brightness by about ±25 % (something for flat-field correction to
     fix), then optical blur, Poisson shot noise and read noise. Rendering is tile by tile with a
     halo and written through tifffile's tile iterator, so memory does not grow with the slide.
+    Both images are (C, Y, X) OME-TIFFs of separate planes (H&E too, so the channel names R, G, B
+    survive in the OME metadata), tiled 256 x 256, zlib-compressed.
 Determinism
     Every random draw comes from a generator keyed by the seed (and by block position for noise),
-    so the same seed gives identical arrays; ``synth.json`` records the settings and version.
+    so the same seed gives identical arrays whatever ``workers`` and block size (the OME UUID in the
+    TIFF header differs between runs); ``synth.json`` records the settings and version.
 """
 
 from __future__ import annotations
