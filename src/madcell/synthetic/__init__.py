@@ -47,8 +47,9 @@ Pixels (:mod:`.render`, :mod:`.writer`)
     survive in the OME metadata), tiled 256 x 256, zlib-compressed.
 Determinism
     Every random draw comes from a generator keyed by the seed (and by block position for noise),
-    so the same seed gives identical arrays whatever ``workers`` and block size (the OME UUID in the
-    TIFF header differs between runs); ``synth.json`` records the settings and version.
+    so the same seed gives identical arrays whatever ``workers`` (labels and noise-free signal do not
+    depend on the block size either; the shot-noise draws are keyed per block). The OME UUID in the
+    TIFF header differs between runs; ``synth.json`` records the settings and version.
 """
 
 from __future__ import annotations
