@@ -1,0 +1,116 @@
+"""Benchmark configs (``bench-*.yaml``): their own schema, not a training preset.
+
+A benchmark config names the data (an existing view store, or synthetic tissues generated from
+``data.synthetic``), the training config every method starts from (``config.preset`` +
+``config.overrides``, resolved by :func:`madcell.config.load_config`, so its ``evaluate``/``decode``
+sections are the one protocol every method is scored with), and the methods::
+
+    methods:
+      mad:        {kind: mad}                                    # madcell pretrain + embed
+      morph_only: {kind: mad, overrides: {train: {views: morph}}}
+      concat:     {kind: concat, morph: morph_only, micro: micro_only}   # free: two embeddings joined
+      vae:        {kind: baseline, baseline: vae, cfg: {epochs: 3}}      # madcell.baselines
+
+Unknown keys are errors (as in every madcell config). ``BENCH_DEFAULTS`` / ``METHOD_DEFAULTS`` below
+are the schema with its defaults.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping
+
+from madcell.config import CONFIG_PACKAGE, _read_yaml, load_config, merge
+from madcell.errors import InputError
+
+BENCH_DEFAULTS: dict = {
+    "kind": "benchmark",
+    "name": "benchmark",
+    "description": "",
+    "data": {
+        "store": None,              # an existing view store (.h5); null: generate data.synthetic
+        "synthetic": {
+            "cells": 1500,
+            "seeds": [0],
+            "difficulties": ["easy", "hard"],
+            "modality": None,       # null: synth.modality of default.yaml
+            "overrides": None,      # any other key of default.yaml's synth section
+        },
+        "labels": None,             # obs columns scored (null: every label column of the store)
+        "genes": "all",             # evaluate's genes argument (all | none | list)
+    },
+    "config": {"preset": None, "overrides": None},
+    "methods": None,
+    "fit_cells": "train_fold",      # baselines fit on: train_fold (evaluate's first split) | all
+    "reference": "mad",             # per-gene comparisons are drawn against this method
+    "hest": {"enabled": True, "genes": "hvg", "n_genes": 50, "pca_dims": 256, "alpha": "hest"},
+}
+
+METHOD_DEFAULTS: dict = {
+    "mad": {"kind": "mad", "enabled": True, "overrides": None},
+    "concat": {"kind": "concat", "enabled": True, "morph": None, "micro": None},
+    "baseline": {"kind": "baseline", "enabled": True, "baseline": None, "cfg": None, "fit_cells": None},
+}
+
+
+def _bench_file(name_or_path: str | Path) -> tuple[dict, str]:
+    from importlib import resources
+
+    p = Path(name_or_path)
+    if p.suffix in (".yaml", ".yml") or p.exists():
+        if not p.exists():
+            raise InputError(p, "benchmark config does not exist")
+        return _read_yaml(p, str(p)), str(p)
+    res = resources.files(CONFIG_PACKAGE).joinpath(f"{name_or_path}.yaml")
+    if not res.is_file():
+        raise InputError(str(name_or_path), "is neither a benchmark config file nor a shipped one (bench-synthetic, bench-paper)")
+    return _read_yaml(res, f"{name_or_path}.yaml"), f"{name_or_path}.yaml"
+
+
+def _check_method(name: str, spec: Mapping, label: str) -> dict:
+    kind = spec.get("kind") if isinstance(spec, Mapping) else None
+    if kind not in METHOD_DEFAULTS:
+        raise InputError(label, f"methods.{name}.kind must be one of {', '.join(METHOD_DEFAULTS)}")
+    out = merge(METHOD_DEFAULTS[kind], spec, label, f"methods.{name}.")
+    if kind == "baseline":
+        from madcell.baselines import list_baselines
+
+        if out["baseline"] not in list_baselines():
+            raise InputError(label, f"methods.{name}.baseline must be one of {', '.join(list_baselines())}")
+    if kind == "concat" and (not out["morph"] or not out["micro"]):
+        raise InputError(label, f"methods.{name} (concat) needs 'morph' and 'micro' method names")
+    return out
+
+
+def load_bench_config(name_or_path: str | Path, overrides: Mapping | None = None) -> dict:
+    """The benchmark config (shipped name or YAML path) over :data:`BENCH_DEFAULTS`, validated."""
+    raw, label = _bench_file(name_or_path)
+    methods = raw.pop("methods", None)
+    cfg = merge(BENCH_DEFAULTS, raw, label)
+    if overrides:
+        methods = overrides.get("methods", methods)
+        cfg = merge(cfg, {k: v for k, v in overrides.items() if k != "methods"}, "overrides")
+    if cfg["kind"] != "benchmark":
+        raise InputError(label, "is not a benchmark config (kind: benchmark)")
+    if not isinstance(methods, Mapping) or not methods:
+        raise InputError(label, "needs a non-empty 'methods' mapping")
+    cfg["methods"] = {str(n): _check_method(str(n), s, label) for n, s in methods.items()}
+    for name, spec in cfg["methods"].items():
+        for dep in (spec.get("morph"), spec.get("micro")):
+            if dep is not None and dep not in cfg["methods"]:
+                raise InputError(label, f"methods.{name} refers to an unknown method '{dep}'")
+    if cfg["fit_cells"] not in ("train_fold", "all"):
+        raise InputError(label, "fit_cells must be train_fold or all")
+    if cfg["data"]["store"] is None and not cfg["data"]["synthetic"]["seeds"]:
+        raise InputError(label, "data.store is null and data.synthetic.seeds is empty: no data")
+    cfg["source"] = label
+    return cfg
+
+
+def training_config(bench: Mapping, method_overrides: Mapping | None = None) -> dict:
+    """The full training config of the benchmark (``config.preset`` <- ``config.overrides``) with a
+    method's own overrides on top."""
+    cfg = load_config(bench["config"]["preset"], bench["config"]["overrides"])
+    if method_overrides:
+        cfg = merge(cfg, method_overrides, "method overrides")
+    return cfg

@@ -1,0 +1,128 @@
+"""``run_benchmark``: every configured method on every dataset, one protocol, one comparison.
+
+Layout of ``out``::
+
+    cache/data/<dataset>/{tissue, store.h5}     synthetic input and its view store
+    cache/runs/<dataset>/<method>/              madcell pretrain runs
+    cache/embeddings/<dataset>/<method>.h5ad    the AnnData form of every method
+    cache/metrics/<dataset>/<method>/           evaluate_anndata (+ hest.json)
+    results.csv  summary.csv  per_gene.csv  figures/  benchmark.json  benchmark.md  report/
+
+Every artefact is cached under a key of its config and inputs (:mod:`.cache`), so a rerun recomputes
+only what changed. All methods are scored by the same ``evaluate_anndata`` call with the same config
+(group-aware folds x seeds, identical MLP decoders, slide-stratified bootstrap CIs).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Callable, Mapping
+
+import pandas as pd
+
+from madcell.benchmark import summary as S
+from madcell.benchmark.cache import ArtefactCache, make_key
+from madcell.benchmark.config import load_bench_config, training_config
+from madcell.benchmark.data import datasets
+from madcell.benchmark.methods import embed_method, method_order
+from madcell.data.store import ViewStore
+from madcell.utils.atomic import atomic_write_text
+
+
+def _skip_reason(name: str, spec: dict, done: Mapping) -> str | None:
+    if spec["kind"] == "baseline" and spec["baseline"] == "frozen" and not (spec["cfg"] or {}).get("weights"):
+        return "no local weights file configured (cfg.weights)"
+    if spec["kind"] == "concat":
+        missing = [d for d in (spec["morph"], spec["micro"]) if d not in done]
+        if missing:
+            return f"needs {', '.join(missing)}"
+    return None
+
+
+def _evaluate(emb: Path, emb_key: str, labels, genes, train_cfg: dict, hest_cfg: dict, cache: ArtefactCache,
+              out: Path, what: str) -> Path:
+    import anndata as ad
+
+    from madcell.benchmark.hest import hest_gene_prediction
+    from madcell.evaluate import evaluate_anndata, write_metrics
+
+    key = make_key("metrics", emb_key, train_cfg["evaluate"], train_cfg["decode"], labels, genes, hest_cfg)
+
+    def build(p: Path) -> None:
+        adata = ad.read_h5ad(emb)
+        res = evaluate_anndata(adata, labels, genes, train_cfg)
+        write_metrics(res, p)
+        if hest_cfg["enabled"] and adata.n_vars > 0:
+            atomic_write_text(p / "hest.json", json.dumps(hest_gene_prediction(adata, hest_cfg, train_cfg["evaluate"]), indent=1))
+
+    return cache.get(out, key, build, what)
+
+
+def _per_gene(ds, method: str, metrics: dict, hest: dict | None) -> list[dict]:
+    rows = []
+    pg = metrics.get("genes", {}).get("per_gene")
+    if pg:
+        p = pg["pearson"]
+        rows += [dict(group=ds.group, dataset=ds.name, method=method, protocol="mlp decoder", gene=g, pearson=m, lo=lo, hi=hi)
+                 for g, m, lo, hi in zip(pg["gene"], p["mean"], p["lo"], p["hi"])]
+    if hest is not None:
+        p = hest["per_gene"]["pearson"]
+        rows += [dict(group=ds.group, dataset=ds.name, method=method, protocol="hest ridge", gene=g, pearson=m, lo=lo, hi=hi)
+                 for g, m, lo, hi in zip(hest["per_gene"]["gene"], p["mean"], p["lo"], p["hi"])]
+    return rows
+
+
+def run_benchmark(config: str | Path, out: str | Path, overrides: Mapping | None = None, command: str | None = None,
+                  echo: Callable[[str], None] = lambda s: None) -> dict:
+    """Run the benchmark ``config`` into ``out``; returns ``{"results", "summary", "log", ...}``."""
+    t0 = time.monotonic()
+    bench = load_bench_config(config, overrides)
+    out = Path(out)
+    root = out / "cache"
+    cache = ArtefactCache()
+    train_cfg = training_config(bench)
+    order = method_order(bench["methods"])
+    rows, per_gene, skipped, hest_protocol = [], [], {}, None
+    for ds in datasets(bench, train_cfg, cache, root):
+        echo(f"dataset {ds.name}: {ds.store}")
+        store = ViewStore(ds.store)
+        labels = bench["data"]["labels"] if bench["data"]["labels"] is not None else list(store.label_columns)
+        genes = bench["data"]["genes"] if store.has_expression else None
+        store.close()
+        done: dict[str, tuple[Path, str]] = {}
+        for name in order:
+            spec = bench["methods"][name]
+            reason = _skip_reason(name, spec, done)
+            if reason:
+                skipped[name] = reason
+                continue
+            n_log = len(cache.log)
+            done[name] = embed_method(name, spec, ds, bench, cache, root, done)
+            mdir = _evaluate(*done[name], labels, genes, train_cfg, bench["hest"], cache,
+                             root / "metrics" / ds.name / name, f"evaluate {name} on {ds.name}")
+            echo(f"  {name}: " + ", ".join(f"{e['artefact'].split(' ')[0]} {e['status']} ({e['seconds']} s)"
+                                          for e in cache.log[n_log:]))
+            metrics, hest = S.load_result(mdir)
+            if hest is not None:
+                hest_protocol = hest["protocol"]
+            rows += S.metric_rows(ds.name, ds.group, name, metrics, hest)
+            per_gene += _per_gene(ds, name, metrics, hest)
+    results = pd.DataFrame(rows, columns=["dataset", "group", "method", "metric", "mean", "lo", "hi"])
+    summary = S.summarise_groups(results)
+    pg = S.per_gene_table(per_gene)
+    methods = [m for m in order if m not in skipped]
+    S.write_csv(results, out / "results.csv")
+    S.write_csv(summary, out / "summary.csv")
+    S.write_csv(pg, out / "per_gene.csv")
+    figs = [p for p in (S.plot_headline(summary, methods, out / "figures" / "headline_metrics.png"),
+                        S.plot_per_gene(pg, bench["reference"], out / "figures" / "per_gene_pearson.png")) if p]
+    info = {"config": bench["source"], "name": bench["name"], "methods": methods, "skipped": skipped,
+            "hest_protocol": hest_protocol,
+            "evaluate": train_cfg["evaluate"], "decode": train_cfg["decode"], "log": cache.log, "seconds": round(time.monotonic() - t0, 1), "figures": [str(f) for f in figs]}
+    atomic_write_text(out / "benchmark.json", json.dumps(info, indent=1, default=str))
+    from madcell.benchmark.markdown import write_benchmark_md
+
+    write_benchmark_md(out / "benchmark.md", bench, info, summary, methods, command)
+    return {**info, "results": results, "summary": summary, "per_gene": pg, "out": out}
