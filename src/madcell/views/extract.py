@@ -13,7 +13,9 @@ Only that window of image and labels is in memory. Per unit:
 * microenvironment, ``per_slide``: all windows share the side S, so the whole unit window is resized
   once by ``micro_size / S`` and each view is a crop of it (a view's pixel j samples the source at
   ``y0 + (j + 0.5)·S/M - 0.5``, exactly as resizing the S-pixel crop would, up to half an output
-  pixel of rounding); ``per_cell``: crops of equal side are resized in batches.
+  pixel of rounding). Unit windows start on multiples of S, so every unit samples the same global
+  lattice and the views do not depend on ``tile_size``; ``per_cell``: crops of equal side are
+  resized in batches.
 """
 
 from __future__ import annotations
@@ -137,8 +139,10 @@ def micro_views(win, Y0, X0, xy, sides, vp: ViewParams):
         big = np.empty((C, Ly * M // S, Lx * M // S), out.dtype)
         for c in range(C):  # one float channel at a time bounds the memory
             big[c] = quantize(resize(torch.from_numpy(win[c])[None, None], big.shape[1:])[0, 0], vp.dtype)
-        a = np.floor((xy[:, 1] - Y0 + 0.5) * M / S - M / 2 + 0.5).astype(np.int64)
-        b = np.floor((xy[:, 0] - X0 + 0.5) * M / S - M / 2 + 0.5).astype(np.int64)
+        # first view pixel on the global lattice (Y0, X0 are multiples of S), then in the window:
+        # integer arithmetic after the rounding, so the result never depends on the unit
+        a = np.floor((xy[:, 1] + 0.5) * M / S - M / 2 + 0.5).astype(np.int64) - (Y0 // S) * M
+        b = np.floor((xy[:, 0] + 0.5) * M / S - M / 2 + 0.5).astype(np.int64) - (X0 // S) * M
         for i in range(n):
             out[i] = big[:, a[i]:a[i] + M, b[i]:b[i] + M]
         return out
@@ -163,8 +167,12 @@ def extract_unit(job: SlideJob, unit: Unit, vp: ViewParams) -> dict:
     halo = micro_halo(S_max, vp.micro_size)
     Y0, X0 = unit.y0 - halo, unit.x0 - halo
     Ly, Lx = unit.y1 - unit.y0 + 2 * halo, unit.x1 - unit.x0 + 2 * halo
-    if vp.per_slide:  # whole multiples of S, so the resized window is exactly M / S larger
-        Ly, Lx = math.ceil(Ly / S_max) * S_max, math.ceil(Lx / S_max) * S_max
+    if vp.per_slide:
+        # on the slide's grid of S-pixel blocks: the resized window is exactly M / S larger, and every
+        # unit samples the same global lattice, so views do not depend on the tiling
+        Y0, X0 = (Y0 // S_max) * S_max, (X0 // S_max) * S_max
+        Ly = math.ceil((unit.y1 + halo - Y0) / S_max) * S_max
+        Lx = math.ceil((unit.x1 + halo - X0) / S_max) * S_max
     win = job.norm.apply(read_channels(slide, job.channels, Y0, Y0 + Ly, X0, X0 + Lx), Y0, X0, (H, W))
     lab = read_labels(slide, Y0, Y0 + Ly, X0, X0 + Lx)
 

@@ -1,0 +1,81 @@
+"""``madcell prepare`` end to end on generic folders: success, and exit code 2 with nothing written."""
+
+import numpy as np
+import pandas as pd
+import tifffile
+from typer.testing import CliRunner
+
+from madcell.cli import app
+from madcell.data.store import ViewStore
+
+from conftest import make_toy_slide
+
+runner = CliRunner()
+SMALL = ["--set", "prepare.morph_size=28", "--set", "prepare.micro_size=56", "--set", "prepare.k_neighbors=8",
+         "--set", "prepare.tile_size=96", "--set", "prepare.stats_sample_pixels=20000", "--no-progress"]
+
+
+def write_folder(path, slide=None, labels=None):
+    slide = slide or make_toy_slide(expression=False)
+    path.mkdir()
+    tifffile.imwrite(path / "image.tif", slide.image.data, photometric="minisblack")
+    tifffile.imwrite(path / "labels.tif", slide.labels.data if labels is None else labels)
+    slide.cells.to_csv(path / "cells.csv", index=False)
+    return slide
+
+
+def test_help():
+    res = runner.invoke(app, ["prepare", "--help"])
+    assert res.exit_code == 0 and "--workers" in res.output and "--set" in res.output
+
+
+def test_prepare_generic_folder(tmp_path):
+    slide = write_folder(tmp_path / "in")
+    out = tmp_path / "views.h5"
+    res = runner.invoke(app, ["prepare", str(tmp_path / "in"), "--out", str(out), "--format", "generic", *SMALL])
+    assert res.exit_code == 0, res.output
+    vs = ViewStore(out)
+    assert vs.n_cells == slide.n_cells and vs.morph_size == 28 and vs.micro_size == 56
+    assert set(vs.obs["cell_type"]) == {"tumour", "immune"}
+
+
+def run_fail(tmp_path, args, *needles):
+    out = tmp_path / "views.h5"
+    res = runner.invoke(app, ["prepare", "--out", str(out), *SMALL, *args])
+    assert res.exit_code == 2, res.output
+    for n in needles:
+        assert n in res.output, res.output
+    assert not out.exists()
+
+
+def test_view_size_not_multiple_of_14(tmp_path):
+    write_folder(tmp_path / "in")
+    run_fail(tmp_path, [str(tmp_path / "in"), "--set", "prepare.micro_size=100"], "prepare.micro_size", "multiple")
+
+
+def test_shape_mismatch(tmp_path):
+    slide = make_toy_slide(expression=False)
+    write_folder(tmp_path / "in", slide, labels=np.zeros((50, 50), np.int32))
+    run_fail(tmp_path, [str(tmp_path / "in")], "labels.tif", "does not match")
+
+
+def test_truncated_image(tmp_path):
+    write_folder(tmp_path / "in")
+    data = (tmp_path / "in" / "image.tif").read_bytes()
+    (tmp_path / "in" / "image.tif").write_bytes(data[: len(data) // 3])
+    run_fail(tmp_path, [str(tmp_path / "in")], "image.tif")
+
+
+def test_missing_channel(tmp_path):
+    write_folder(tmp_path / "in")
+    run_fail(tmp_path, [str(tmp_path / "in"), "--set", "prepare.channels=[cd8]"], "cd8")
+
+
+def test_flatfield_without_pixel_size(tmp_path):
+    write_folder(tmp_path / "in")  # plain TIFF: no pixel size metadata
+    run_fail(tmp_path, [str(tmp_path / "in"), "--set", "prepare.flatfield=true"], "pixel size")
+
+
+def test_bad_workers(tmp_path):
+    write_folder(tmp_path / "in")
+    run_fail(tmp_path, [str(tmp_path / "in"), "--workers", "0"], "--workers")
