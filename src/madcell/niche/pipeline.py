@@ -124,7 +124,7 @@ def run_niche(adata: ad.AnnData, cfg: dict | None = None, out_dir: str | Path | 
         "n_train": int(fit.sum()),
         "n_val": int(val.sum()),
         "n_heldout": int(held.sum()),
-        "cell_types": {"source": ct_source, "counts": {t: int(v) for t, v in zip(cats, onehot.sum(0))}},
+        "cell_types": {"source": ct_source, "counts": {str(t): int(v) for t, v in zip(cats, onehot.sum(0))}},
         "graph": {"method": c["graph"], "mean_degree": float(graph.getnnz() / max(adata.n_obs, 1))},
         "k_niches": int(teacher.n_niches),
         "k_stability": None if stab is None else {str(a): b for a, b in stab.items()},

@@ -45,7 +45,8 @@ def niche_maps(
     """Write the PNG; ``labels`` maps panel name -> integer labels, first entry = the reference."""
     names = list(labels)
     ref = np.asarray(labels[names[0]]).astype(int)
-    lab = {n: (ref if i == 0 else aligned(ref, np.asarray(labels[n]).astype(int), heldout)) for i, n in enumerate(names)}
+    everyone = np.ones(len(ref), dtype=bool)  # colour matching on all cells: every niche gets its partner
+    lab = {n: (ref if i == 0 else aligned(ref, np.asarray(labels[n]).astype(int), everyone)) for i, n in enumerate(names)}
     n_col = int(max(v.max() for v in lab.values())) + 1
     cmap = plt.get_cmap("tab10" if n_col <= 10 else "tab20")
     colours = np.array([cmap(i % cmap.N) for i in range(n_col)])
