@@ -129,23 +129,23 @@ def morph_views(job: SlideJob, win, lab, slices, code, labels, Y0, X0, xy, vp: V
     return out, sides
 
 
-def micro_views(win, Y0, X0, xy, sides, vp: ViewParams):
-    """(n, C, M, M) quantised microenvironment views (both paths: module docstring)."""
+def micro_views(win, Y0, X0, xy, sides, vp: ViewParams) -> list[np.ndarray]:
+    """n quantised (C, M, M) microenvironment views (both paths: module docstring). On the
+    per_slide path they are views into one resized window: no per-cell copy before encoding."""
     n, C, M = len(xy), win.shape[0], vp.micro_size
-    out = np.empty((n, C, M, M), np.uint8 if vp.dtype == "uint8" else np.float16)
+    dtype = np.uint8 if vp.dtype == "uint8" else np.float16
     if vp.per_slide:
         S = int(sides[0])
         Ly, Lx = win.shape[1:]
-        big = np.empty((C, Ly * M // S, Lx * M // S), out.dtype)
+        big = np.empty((C, Ly * M // S, Lx * M // S), dtype)
         for c in range(C):  # one float channel at a time bounds the memory
             big[c] = quantize(resize(torch.from_numpy(win[c])[None, None], big.shape[1:])[0, 0], vp.dtype)
         # first view pixel on the global lattice (Y0, X0 are multiples of S), then in the window:
         # integer arithmetic after the rounding, so the result never depends on the unit
         a = np.floor((xy[:, 1] + 0.5) * M / S - M / 2 + 0.5).astype(np.int64) - (Y0 // S) * M
         b = np.floor((xy[:, 0] + 0.5) * M / S - M / 2 + 0.5).astype(np.int64) - (X0 // S) * M
-        for i in range(n):
-            out[i] = big[:, a[i]:a[i] + M, b[i]:b[i] + M]
-        return out
+        return [big[:, a[i]:a[i] + M, b[i]:b[i] + M] for i in range(n)]
+    out = np.empty((n, C, M, M), dtype)
     y0s = np.floor(xy[:, 1] - (sides - 1) / 2.0 + 0.5).astype(np.int64) - Y0
     x0s = np.floor(xy[:, 0] - (sides - 1) / 2.0 + 0.5).astype(np.int64) - X0
     for S in np.unique(sides):
@@ -154,7 +154,7 @@ def micro_views(win, Y0, X0, xy, sides, vp: ViewParams):
             part = idx[sl]
             crops = np.stack([win[:, y0s[i]:y0s[i] + S, x0s[i]:x0s[i] + S] for i in part])
             out[part] = quantize(resize(torch.from_numpy(crops), (M, M)), vp.dtype)
-    return out
+    return list(out)
 
 
 def extract_unit(job: SlideJob, unit: Unit, vp: ViewParams) -> dict:
