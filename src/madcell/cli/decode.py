@@ -1,0 +1,47 @@
+"""``madcell decode``: fit cell-label and gene-expression decoders on a frozen embedding and write
+the predictions into a new AnnData (or apply a saved decoder folder with ``--from-decoders``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from madcell.cli.common import console, guarded
+
+
+@guarded
+def decode_cmd(
+    emb: Path = typer.Argument(..., help="Embedding AnnData (.h5ad) written by `madcell embed` or a baseline."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output .h5ad with obs['pred_<label>'] and layers['pred_expression']."),
+    label: Optional[List[str]] = typer.Option(None, "--label", "-l", help="obs column to decode (repeatable), e.g. cell_type."),
+    genes: str = typer.Option("none", "--genes", help="Genes to decode: all, none, or a comma-separated list."),
+    key: Optional[str] = typer.Option(None, "--key", help="obsm key of the embedding (default: uns['madcell']['embedding_key'])."),
+    decoders_dir: Optional[Path] = typer.Option(None, "--decoders-dir", help="Folder to save the decoders in (default: <out stem>_decoders next to OUT)."),
+    from_decoders: Optional[Path] = typer.Option(None, "--from-decoders", help="Apply the decoders saved in this folder instead of training."),
+    config: Optional[str] = typer.Option(None, "--config", "-c", help="Preset name or YAML file (default: default.yaml)."),
+    set_: Optional[List[str]] = typer.Option(None, "--set", help="Config override section.key=value (repeatable), e.g. --set decode.balance=sample."),
+) -> None:
+    """Decode cell labels (class-balanced MLP) and genes (Smooth-L1 MLP regressor) from an embedding."""
+    from madcell.config import load_config
+    from madcell.decode import apply_decoders, decode_anndata, read_embedding
+    from madcell.embed.anndata_form import write_h5ad
+    from madcell.errors import InputError
+
+    cfg = load_config(config, set_ or None)
+    adata = read_embedding(emb)
+    if from_decoders is not None:
+        adata = apply_decoders(adata, from_decoders, key)
+    else:
+        if not label and genes.lower() == "none":
+            raise InputError("--label/--genes", "nothing to decode: give --label COL and/or --genes all|LIST")
+        folder = decoders_dir or out.with_name(out.stem + "_decoders")
+        adata = decode_anndata(adata, label or [], genes, cfg, key, folder)
+        console.print(f"decoders saved to {folder}", highlight=False)
+    write_h5ad(adata, out)
+    console.print(f"predictions for {adata.n_obs} cells -> {out}", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("decode")(decode_cmd)

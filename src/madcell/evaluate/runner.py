@@ -1,0 +1,189 @@
+"""``evaluate_anndata``: every metric family on one embedding AnnData, each number with a 95 % CI.
+
+Probes (kNN, linear, MLP, gene decoders, CCA) use group-aware folds (:mod:`.splits`): fit on the
+training folds, scored on the held-out fold, averaged over folds x seeds; CIs come from one shared
+stratified bootstrap of cells (:mod:`.bootstrap`). Clustering and retrieval are unsupervised and are
+bootstrapped over all labelled cells. ``write_metrics`` writes metrics.json (everything),
+metrics.csv (one row per scalar) and per_gene.csv.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Mapping, Sequence
+
+import anndata as ad
+import numpy as np
+
+from madcell.decode.anndata_decode import check_labels, embedding_of, label_values, resolve_genes
+from madcell.decode.transforms import transform_expression, transform_label
+from madcell.evaluate import cca as cca_mod
+from madcell.evaluate import clustering, genes as genes_mod, heterogeneity as het, probes, retrieval
+from madcell.evaluate.bootstrap import bootstrap_weights, fold_bootstrap, fold_samples, mean_over_last, summarise
+from madcell.evaluate.splits import make_splits, resolve_split, slides_of
+
+
+def _sections(cfg: Mapping | None) -> tuple[dict, dict, int]:
+    from madcell.config import load_config, merge
+
+    full = load_config()
+    if cfg is not None and "evaluate" in cfg:
+        full = merge(full, {k: v for k, v in cfg.items() if k in full}, "config")
+    elif cfg is not None:
+        full = merge(full, {"evaluate": dict(cfg)}, "evaluate config")
+    return dict(full["evaluate"]), dict(full["decode"]), int(full["prepare"]["micro_size"])
+
+
+def _label_metrics(X, y, known, splits, W, clusters, ec, dc) -> dict:
+    yk = y[known].astype(str)
+    classes = np.unique(yk)
+    out: dict = {"n_cells": int(known.sum()), "n_classes": int(len(classes))}
+    if len(classes) < 2:
+        out["skipped"] = "fewer than two classes"
+        return out
+    Wk = W[:, known]
+    ci = float(ec["ci"])
+    for name, lab in (("kmeans", clusters["kmeans"](len(classes))), ("leiden", clusters["leiden"])):
+        pt = clustering.clustering_scores(yk, lab[known], np.ones((1, len(yk))))
+        bs = clustering.clustering_scores(yk, lab[known], Wk)
+        out[name] = {m: summarise(pt[m][0], bs[m], ci) for m in pt}
+        out[name]["n_clusters"] = int(len(np.unique(lab[known])))
+    ys = y.astype(str)
+    preds: dict[str, list] = {"knn": [], "linear": []}
+    if ec["mlp_probe"]:
+        preds["mlp"] = []
+    decoder_seeds = set(int(v) for v in ec["seeds"][: max(1, int(ec["decoder_seeds"]))])
+    for s in splits:
+        tr, te = s.train[known[s.train]], s.test[known[s.test]]
+        if len(te) == 0 or len(tr) == 0:
+            continue
+        preds["knn"].append((te, probes.knn_predict(X[tr], ys[tr], X[te], int(ec["knn_k"]))))
+        preds["linear"].append((te, probes.linear_predict(X[tr], ys[tr], X[te], float(ec["linear_C"]), int(ec["linear_max_iter"]))))
+        if "mlp" in preds and s.seed in decoder_seeds:
+            dcs = {**dc, "seed": int(dc["seed"]) + s.seed}
+            preds["mlp"].append((te, probes.mlp_predict(X, y, tr, te, dcs)))
+    for name, folds in preds.items():
+        acc = [(te, probes.accuracy_fn(p.astype(str) == ys[te])) for te, p in folds]
+        bal = [(te, probes.balanced_accuracy_fn(ys[te], p.astype(str) == ys[te])) for te, p in folds]
+        out[name] = {"accuracy": fold_bootstrap(acc, W, ci), "balanced_accuracy": fold_bootstrap(bal, W, ci)}
+    return out
+
+
+def _micro_half_side(adata: ad.AnnData, default_micro_size: int) -> np.ndarray | None:
+    info = adata.uns.get("madcell", {})
+    if info.get("spatial_unit", "um") != "um" or "micro_um_per_px" not in adata.obs:
+        return None
+    size = info.get("micro_size")
+    if size is None:
+        try:
+            from madcell.data.store import ViewStore
+
+            size = ViewStore(info["store"]).micro_size
+        except Exception:  # store moved or absent: the configured view size is the best guess
+            size = default_micro_size
+    half = adata.obs["micro_um_per_px"].to_numpy(dtype=np.float64) * float(size) / 2.0
+    return half if np.all(np.isfinite(half)) and np.all(half > 0) else None
+
+
+def evaluate_anndata(adata: ad.AnnData, labels: Sequence[str], genes: str | Sequence[str] | None = "all",
+                     cfg: Mapping | None = None, key: str | None = None) -> dict:
+    """Nested metrics; every leaf is ``{"mean", "lo", "hi"}``. ``cfg``: full config, or the
+    ``evaluate`` section (overrides of default.yaml)."""
+    ec, dc, micro_size = _sections(cfg)
+    t0 = time.perf_counter()
+    X, key = embedding_of(adata, key)
+    labels = check_labels(adata, labels)
+    gene_list = resolve_genes(adata, genes)
+    n, ci, seed = adata.n_obs, float(ec["ci"]), int(ec["seed"])
+    _, strata = np.unique(slides_of(adata), return_inverse=True)
+    W = bootstrap_weights(n, int(ec["bootstrap"]), seed, strata)
+    splits = make_splits(adata, ec)
+    info = adata.uns.get("madcell", {})
+    res: dict = {"method": info.get("method", key), "embedding_key": key, "n_cells": int(n), "dim": int(X.shape[1]),
+                 "split": {"kind": resolve_split(adata, int(ec["n_folds"]), ec["split"]), "n_folds": int(ec["n_folds"]),
+                           "seeds": [int(s) for s in ec["seeds"]], "n_splits": len(splits)},
+                 "bootstrap": int(ec["bootstrap"]), "ci": ci, "labels": {}, "timing_s": {}}
+    tick = time.perf_counter()
+    kcache: dict[int, np.ndarray] = {}
+
+    def kmeans(k: int) -> np.ndarray:
+        if k not in kcache:
+            kcache[k] = clustering.kmeans_labels(X, k, seed)
+        return kcache[k]
+
+    clusters = {"kmeans": kmeans, "leiden": clustering.leiden_labels(X, float(ec["leiden_resolution"]), seed, method=ec["neighbors_method"])
+                if labels else None}
+    for col in labels:
+        y = label_values(adata, col)
+        known = np.array([v is not None for v in y])
+        res["labels"][col] = _label_metrics(X, y, known, splits, W, clusters, ec, dc)
+    res["timing_s"]["labels"] = time.perf_counter() - tick
+    morph, micro = f"{key}_morph", f"{key}_micro"
+    if morph in adata.obsm and micro in adata.obsm and adata.obsm[morph].shape == adata.obsm[micro].shape:
+        tick = time.perf_counter()
+        hits = retrieval.recall_hits(adata.obsm[morph], adata.obsm[micro], ec["retrieval_ks"])
+        res["retrieval"] = {"query": "morph", "gallery": "micro", "n_cells": int(n)}
+        for k, h in hits.items():
+            pt = h.mean()
+            res["retrieval"][f"recall@{k}"] = summarise(pt, (W @ h.astype(np.float32)) / W.sum(1), ci)
+            res["retrieval"][f"chance@{k}"] = retrieval.chance_recall(n, k)
+        res["timing_s"]["retrieval"] = time.perf_counter() - tick
+    if gene_list:
+        tick = time.perf_counter()
+        res.update(_gene_families(adata, X, gene_list, labels, splits, W, ec, dc, micro_size))
+        res["timing_s"]["genes"] = time.perf_counter() - tick
+    res["timing_s"]["total"] = time.perf_counter() - t0
+    return res
+
+
+def _gene_families(adata, X, gene_list, labels, splits, W, ec, dc, micro_size) -> dict:
+    ci = float(ec["ci"])
+    cols = adata.var_names.get_indexer(gene_list)
+    Y = transform_expression(adata.X, dc["gene_transform"], cols)
+    dsplits = [s for s in splits if s.seed in set(int(v) for v in ec["seeds"][: max(1, int(ec["decoder_seeds"]))])]
+    preds = genes_mod.heldout_gene_predictions(X, Y, dsplits, dc, gene_list)
+    tests = [s.test for s in dsplits]
+    pear = fold_samples([(t, genes_mod.pearson_fn(Y[t], p)) for t, p in zip(tests, preds)], W)
+    mae = fold_samples([(t, genes_mod.mae_fn(Y[t], p)) for t, p in zip(tests, preds)], W)
+    g = {"transform": dc["gene_transform"], "space": transform_label(dc["gene_transform"]), "n_genes": len(gene_list),
+         "pearson": mean_over_last(*pear, ci), "mae": mean_over_last(*mae, ci),
+         "per_gene": {"gene": list(gene_list), "pearson": summarise(*pear, ci), "mae": summarise(*mae, ci)}}
+    out: dict = {"genes": g}
+    # CCA between embedding and expression
+    folds_corr: list = []
+    folds_null: list = []
+    cent: dict = {c: [] for c in labels}
+    rng = np.random.default_rng(int(ec["seed"]))
+    for s in splits:
+        te_fn, tg_fn = cca_mod.fit_cca(X[s.train], Y[s.train], int(ec["cca_image_dims"]), int(ec["cca_gene_dims"]),
+                                       int(ec["cca_components"]), s.seed)
+        U, V = te_fn(X[s.test]), tg_fn(Y[s.test])
+        folds_corr.append((s.test, cca_mod.canonical_corr_fn(U, V)))
+        folds_null.append((s.test, cca_mod.canonical_corr_fn(U, V[rng.permutation(len(V))])))
+        for col in labels:
+            y = label_values(adata, col)[s.test]
+            ok = np.array([v is not None for v in y])
+            if ok.sum() >= 2 and len(set(y[ok])) >= 2:
+                w_ok = s.test[ok]
+                cent[col].append((w_ok, cca_mod.centroid_alignment_fn(U[ok], V[ok], y[ok].astype(str))))
+    corr, null = fold_samples(folds_corr, W), fold_samples(folds_null, W)
+    cc = {"canonical_corr": summarise(*corr, ci), "mean_corr": mean_over_last(*corr, ci),
+          "null_canonical_corr": summarise(*null, ci), "null_mean_corr": mean_over_last(*null, ci), "centroids": {}}
+    for col, folds in cent.items():
+        if folds:
+            pt, sm = fold_samples(folds, W)
+            cc["centroids"][col] = {name: summarise(pt[j], sm[:, j], ci)
+                                    for j, name in enumerate(("top1", "paired_cos", "unpaired_cos"))}
+    cc["n_components"] = len(cc["canonical_corr"]["mean"])
+    out["cca"] = cc
+    # heterogeneity of the microenvironment patch vs gene-prediction error
+    half = _micro_half_side(adata, micro_size)
+    A = het.patch_matrix(adata.obsm["spatial"], slides_of(adata), half, int(ec["heterogeneity_k"]))
+    h = het.patch_heterogeneity(transform_expression(adata.X, "cp10k_log1p", cols), A)
+    nb = int(ec["heterogeneity_bins"])
+    bins, edges = het.quantile_bins(h, nb)
+    mse_folds = [(t, het.binned_mean_fn(genes_mod.per_cell_mse(Y[t], p), bins[t], nb)) for t, p in zip(tests, preds)]
+    out["heterogeneity"] = {"patch": "window" if half is not None else f"knn{int(ec['heterogeneity_k'])}",
+                            "edges": edges.tolist(), "mean_patch_size": float(np.diff(A.indptr).mean()),
+                            "mse_by_bin": fold_bootstrap(mse_folds, W, ci)}
+    return out
