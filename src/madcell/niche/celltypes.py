@@ -9,6 +9,8 @@ niches never depend on held-out expression beyond each cell's own profile.
 
 from __future__ import annotations
 
+import warnings
+
 import anndata as ad
 import numpy as np
 import scanpy as sc
@@ -20,7 +22,9 @@ from madcell.errors import InputError
 
 def _lognorm(x: np.ndarray | sp.spmatrix, target_sum: float) -> ad.AnnData:
     a = ad.AnnData(X=sp.csr_matrix(x, dtype=np.float32) if sp.issparse(x) else np.asarray(x, np.float32))
-    sc.pp.normalize_total(a, target_sum=target_sum)
+    with warnings.catch_warnings():  # cells without counts stay all-zero: expected, not a problem
+        warnings.filterwarnings("ignore", message="Some cells have zero counts")
+        sc.pp.normalize_total(a, target_sum=target_sum)
     sc.pp.log1p(a)
     return a
 
