@@ -29,6 +29,7 @@ BENCH_DEFAULTS: dict = {
     "description": "",
     "data": {
         "store": None,              # an existing view store (.h5); null: generate data.synthetic
+        # synthetic tissues, one dataset per difficulty x seed (null: none; then data.store is required)
         "synthetic": {
             "cells": 1500,
             "seeds": [0],
@@ -101,8 +102,10 @@ def load_bench_config(name_or_path: str | Path, overrides: Mapping | None = None
                 raise InputError(label, f"methods.{name} refers to an unknown method '{dep}'")
     if cfg["fit_cells"] not in ("train_fold", "all"):
         raise InputError(label, "fit_cells must be train_fold or all")
-    if cfg["data"]["store"] is None and not cfg["data"]["synthetic"]["seeds"]:
-        raise InputError(label, "data.store is null and data.synthetic.seeds is empty: no data")
+    syn = cfg["data"]["synthetic"]
+    if cfg["data"]["store"] is None and (not syn or not syn["seeds"] or not syn["difficulties"]):
+        raise InputError(label, "data.store is not set (set it to a view store, or pass --store) and there is "
+                                "no data.synthetic to generate")
     cfg["source"] = label
     return cfg
 

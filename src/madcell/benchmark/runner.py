@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Sequence
 
 import pandas as pd
 
@@ -28,6 +28,7 @@ from madcell.benchmark.config import load_bench_config, training_config
 from madcell.benchmark.data import datasets
 from madcell.benchmark.methods import embed_method, method_order
 from madcell.data.store import ViewStore
+from madcell.errors import InputError
 from madcell.utils.atomic import atomic_write_text
 
 
@@ -75,10 +76,18 @@ def _per_gene(ds, method: str, metrics: dict, hest: dict | None) -> list[dict]:
 
 
 def run_benchmark(config: str | Path, out: str | Path, overrides: Mapping | None = None, command: str | None = None,
-                  echo: Callable[[str], None] = lambda s: None) -> dict:
-    """Run the benchmark ``config`` into ``out``; returns ``{"results", "summary", "log", ...}``."""
+                  only: Sequence[str] | None = None, echo: Callable[[str], None] = lambda s: None) -> dict:
+    """Run the benchmark ``config`` into ``out`` (``only``: these methods, plus what a concatenation
+    among them reads); returns ``{"results", "summary", "per_gene", "log", "methods", "skipped", ...}``."""
     t0 = time.monotonic()
     bench = load_bench_config(config, overrides)
+    if only:
+        unknown = [m for m in only if m not in bench["methods"]]
+        if unknown:
+            raise InputError("--method", f"unknown method(s) {', '.join(unknown)} (config has: {', '.join(bench['methods'])})")
+        keep = set(only) | {d for m in only for d in (bench["methods"][m].get("morph"), bench["methods"][m].get("micro")) if d}
+        for name, spec in bench["methods"].items():
+            spec["enabled"] = spec["enabled"] and name in keep
     out = Path(out)
     root = out / "cache"
     cache = ArtefactCache()
