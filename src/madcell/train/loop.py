@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import copy
 import json
+import statistics
 import time
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -36,8 +38,9 @@ from madcell.utils.atomic import atomic_write_text
 from madcell.utils.device import pick_device
 
 
-def _time_steps(ctx: StepContext, cfg: dict, views: dict[str, torch.Tensor], n: int = 3) -> float:
-    """Seconds per step, measured on a throw-away copy (the run's own state and RNGs are untouched)."""
+def _time_steps(ctx: StepContext, cfg: dict, load: Callable[[], dict], n: int = 4) -> float:
+    """Seconds per step (batch reading included), measured on a throw-away copy: the run's own
+    state and RNGs are untouched. The median of the steps after the first (warm-up) one."""
     g = torch.Generator(device=ctx.device).manual_seed(12345)
     tmp = clone_context(ctx, g, cfg)
     devs = [ctx.device.index or 0] if ctx.device.type == "cuda" else []
@@ -45,12 +48,12 @@ def _time_steps(ctx: StepContext, cfg: dict, views: dict[str, torch.Tensor], n: 
         times = []
         for i in range(n):
             t = time.perf_counter()
-            train_step(tmp, views, i)
+            train_step(tmp, load(), i)
             if ctx.device.type == "cuda":
                 torch.cuda.synchronize(ctx.device)
             times.append(time.perf_counter() - t)
     del tmp
-    return min(times[1:]) if n > 1 else times[0]
+    return float(statistics.median(times[1:])) if n > 1 else times[0]
 
 
 def _views(batch: dict, device: torch.device) -> dict[str, torch.Tensor]:
@@ -136,12 +139,11 @@ def _pretrain(store, cfg, out_dir, resume, max_steps, init_weights, progress, st
             sched0 = build_schedules(cfg, provisional.total_iters, spe, batch * dist.world)
             ctx0 = make_context(cfg, student, teacher, sched0, sizes, device, dist, generator, spe)
             first = epoch_batches(train_idx, 0, seed, batch, dist.rank, dist.world)[0]
-            views0 = _views(next(iter(batch_loader(vs, [first]))), device)
-            sec_step = _time_steps(ctx0, cfg, views0)
+            sec_step = _time_steps(ctx0, cfg, lambda: _views(next(iter(batch_loader(vs, [first]))), device))
             sec_step = float(D.all_reduce_mean(torch.tensor([sec_step], device=device), dist).max())
         plan = plan_run(int(tr["epochs"]), spe, tr["max_steps"], tr["time_budget_s"], sec_step,
                         t_eval if len(heldout) >= 2 else 0.0, int(tr["eval_every"]),
-                        elapsed_s=time.perf_counter() - t_start, reserve_s=2.0 + t_eval)
+                        elapsed_s=time.perf_counter() - t_start, reserve_s=2.0 + t_eval, safety=0.9)
     sched = build_schedules(cfg, plan.total_iters, spe, batch * dist.world)
 
     wrapped = D.wrap(student, dist, device)
