@@ -35,7 +35,9 @@ def summarise(point, samples: np.ndarray, ci: float = 0.95) -> dict:
     The interval is the bias-corrected percentile interval (Efron's BC): for ratio statistics such
     as correlations or centroid cosines the resampled values are biased relative to the estimate, and
     the plain percentile interval can then miss the estimate itself; BC shifts the quantiles by the
-    fraction of resamples below the estimate (no shift for an unbiased statistic such as a mean)."""
+    fraction of resamples below the estimate (no shift for an unbiased statistic such as a mean).
+    Where the estimate still falls outside (resamples all on one side of it), the interval is widened
+    to include it, so a reported ``mean [lo, hi]`` is always ordered."""
     from scipy.stats import norm
 
     point_arr = np.asarray(point, dtype=np.float64)
@@ -55,6 +57,9 @@ def summarise(point, samples: np.ndarray, ci: float = 0.95) -> dict:
             warnings.simplefilter("ignore", RuntimeWarning)
             lo = _nanquantile_per(samples, q_lo)
             hi = _nanquantile_per(samples, q_hi)
+    with np.errstate(invalid="ignore"):
+        lo = np.where(np.isfinite(point_arr), np.fmin(lo, point_arr), lo)
+        hi = np.where(np.isfinite(point_arr), np.fmax(hi, point_arr), hi)
     conv = (lambda v: np.asarray(v, dtype=float).tolist()) if np.ndim(point) else (lambda v: float(np.asarray(v)))
     return {"mean": conv(point_arr), "lo": conv(lo), "hi": conv(hi)}
 

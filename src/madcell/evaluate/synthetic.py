@@ -1,7 +1,7 @@
 """A small embedding AnnData with planted structure, for smoke tests, docs and report previews.
 
 Cell types are Gaussian clusters of the morph part (imbalanced 50/25/15/10 %), the micro part is a
-noisy linear image of the morph part (so cross-view retrieval is possible but imperfect), gene counts
+noisy copy of the morph part (so cross-view retrieval is possible but imperfect), gene counts
 are Poisson with a log-rate that is a nonlinear function of the morph part, and cells sit on a
 uniform 1 mm square per slide. It has the exact form ``madcell embed`` writes.
 """
@@ -19,7 +19,7 @@ def make_embedding_anndata(n: int = 600, dim: int = 16, n_genes: int = 12, n_typ
     p = np.array([0.5, 0.25, 0.15, 0.1] + [0.05] * max(0, n_types - 4))[:n_types]
     t = rng.choice(n_types, size=n, p=p / p.sum())
     morph = rng.normal(size=(n_types, dim))[t] * signal + rng.normal(size=(n, dim))
-    micro = morph @ rng.normal(size=(dim, dim)) / np.sqrt(dim) + rng.normal(size=(n, dim)) * 0.5
+    micro = morph + rng.normal(size=(n, dim)) * 1.5  # same space, noisy: retrieval possible, imperfect
     load = rng.normal(size=(dim, n_genes)) / np.sqrt(dim)
     rate = np.exp(np.tanh(morph @ load) * 1.5 + 1.0)
     counts = rng.poisson(rate).astype(np.float32)

@@ -1,0 +1,39 @@
+"""``madcell evaluate``: every metric family on an embedding AnnData, each with a 95 % bootstrap CI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from madcell.cli.common import console, guarded
+
+
+@guarded
+def evaluate_cmd(
+    emb: Path = typer.Argument(..., help="Embedding AnnData (.h5ad) written by `madcell embed` or a baseline."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder: metrics.json, metrics.csv, per_gene.csv."),
+    label: Optional[List[str]] = typer.Option(None, "--label", "-l", help="obs label column to score (repeatable), e.g. cell_type."),
+    genes: str = typer.Option("all", "--genes", help="Genes for decoding/CCA/heterogeneity: all, none, or a comma-separated list."),
+    key: Optional[str] = typer.Option(None, "--key", help="obsm key of the embedding (default: uns['madcell']['embedding_key'])."),
+    config: Optional[str] = typer.Option(None, "--config", "-c", help="Preset name or YAML file (default: default.yaml)."),
+    set_: Optional[List[str]] = typer.Option(None, "--set", help="Config override section.key=value (repeatable), e.g. --set evaluate.bootstrap=200."),
+) -> None:
+    """Clustering (k-means/Leiden ARI, NMI, purity), kNN/linear/MLP probes, cross-view Recall@K, gene
+    decoding (per-gene Pearson, MAE), CCA against expression and patch heterogeneity."""
+    from madcell.config import load_config
+    from madcell.decode import read_embedding
+    from madcell.evaluate import evaluate_anndata, write_metrics
+    from madcell.report.tables import format_metric_table
+
+    cfg = load_config(config, set_ or None)
+    adata = read_embedding(emb)
+    res = evaluate_anndata(adata, label or [], genes, cfg, key)
+    path = write_metrics(res, out)
+    console.print(format_metric_table({res["method"]: res}), highlight=False, markup=False)
+    console.print(f"{res['timing_s']['total']:.1f} s -> {path}", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("evaluate")(evaluate_cmd)

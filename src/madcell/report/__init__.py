@@ -1,0 +1,7 @@
+"""Comparison reports: metric tables with CIs and figures (UMAPs, per-gene decoding, spatial maps,
+training curves) as Markdown or HTML."""
+
+from madcell.report.build import build_report
+from madcell.report.tables import fmt_ci, format_metric_table
+
+__all__ = ["build_report", "fmt_ci", "format_metric_table"]

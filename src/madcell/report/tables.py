@@ -1,0 +1,70 @@
+"""Markdown metric tables: rows = methods, cells = "mean [lo, hi]" (95 % bootstrap CI).
+
+One table per label column (clustering and probes depend on the label), then one table of the
+label-free families (cross-view Recall@K with chance, gene decoding, CCA).
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+LABEL_COLUMNS = [
+    ("k-means ARI", ("kmeans", "ari")), ("k-means NMI", ("kmeans", "nmi")),
+    ("Leiden ARI", ("leiden", "ari")), ("Leiden NMI", ("leiden", "nmi")), ("purity", ("leiden", "purity")),
+    ("kNN acc", ("knn", "accuracy")), ("kNN bal-acc", ("knn", "balanced_accuracy")),
+    ("linear acc", ("linear", "accuracy")), ("linear bal-acc", ("linear", "balanced_accuracy")),
+    ("MLP bal-acc", ("mlp", "balanced_accuracy")),
+]
+SHARED_COLUMNS = [
+    ("R@1", ("retrieval", "recall@1")), ("R@5", ("retrieval", "recall@5")), ("R@10", ("retrieval", "recall@10")),
+    ("gene Pearson", ("genes", "pearson")), ("gene MAE", ("genes", "mae")),
+    ("CCA r", ("cca", "mean_corr")), ("CCA r (shuffled)", ("cca", "null_mean_corr")),
+]
+
+
+def get_path(node, path: Sequence[str]):
+    for p in path:
+        if not isinstance(node, Mapping) or p not in node:
+            return None
+        node = node[p]
+    return node
+
+
+def fmt_ci(v, digits: int = 3) -> str:
+    """``{"mean", "lo", "hi"}`` -> "0.812 [0.801, 0.824]"; missing -> "–"."""
+    if not isinstance(v, Mapping) or v.get("mean") is None:
+        return "–"
+    f = lambda x: "nan" if x is None or x != x else f"{x:.{digits}f}"  # noqa: E731
+    return f"{f(v['mean'])} [{f(v.get('lo'))}, {f(v.get('hi'))}]"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def format_metric_table(results: Mapping[str, Mapping], labels: Sequence[str] | None = None) -> str:
+    """Markdown tables for ``{method: evaluate_anndata result}`` (metrics.json contents)."""
+    if labels is None:
+        labels = list(dict.fromkeys(lab for r in results.values() for lab in r.get("labels", {})))
+    parts = []
+    for lab in labels:
+        cols = [(n, p) for n, p in LABEL_COLUMNS
+                if any(get_path(r, ("labels", lab) + p) is not None for r in results.values())]
+        if not cols:
+            continue
+        rows = [[m] + [fmt_ci(get_path(r, ("labels", lab) + p)) for _, p in cols] for m, r in results.items()]
+        parts.append(f"**{lab}** (mean [95 % CI])\n\n" + _table(["method"] + [n for n, _ in cols], rows))
+    cols = [(n, p) for n, p in SHARED_COLUMNS if any(get_path(r, p) is not None for r in results.values())]
+    if cols:
+        rows = []
+        for m, r in results.items():
+            rows.append([m] + [fmt_ci(get_path(r, p)) for _, p in cols])
+        chance = next((r["retrieval"] for r in results.values() if "retrieval" in r), None)
+        note = ""
+        if chance is not None and any(n.startswith("R@") for n, _ in cols):
+            note = "\n\nRecall@K chance level: " + ", ".join(
+                f"R@{k.split('@')[1]} = {v:.4f}" for k, v in chance.items() if k.startswith("chance@"))
+        parts.append("**label-free metrics** (mean [95 % CI])\n\n" + _table(["method"] + [n for n, _ in cols], rows) + note)
+    return "\n\n".join(parts) if parts else "(no metrics)"
