@@ -76,7 +76,10 @@ def main() -> None:
         cmd = [sys.executable, __file__, "--data", str(args.data), "--one", run]
         if args.tile:
             cmd += ["--tile", str(args.tile)]
-        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
+        if proc.returncode:
+            sys.exit(f"run {run} failed (exit {proc.returncode})")
+        out = proc.stdout
         r = json.loads(out.split("RESULT ", 1)[1])
         print(f"| {run} | {r['cells']} | {tuple(r['image'])} | {r['wall_s']:.0f} | {r['cells_per_s']:.0f} | "
               f"{r['cells_per_cpu_s']:.0f} | {r['bytes_per_cell'] / 1024:.0f} KiB | "

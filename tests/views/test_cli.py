@@ -79,3 +79,20 @@ def test_flatfield_without_pixel_size(tmp_path):
 def test_bad_workers(tmp_path):
     write_folder(tmp_path / "in")
     run_fail(tmp_path, [str(tmp_path / "in"), "--workers", "0"], "--workers")
+
+
+def test_workers_on_lazy_tiff_input_match_one_process(tmp_path):
+    """Forked workers read lazily opened TIFFs: each must use its own handle (same store bytes)."""
+    import h5py
+
+    write_folder(tmp_path / "in", make_toy_slide(height=320, width=320, expression=False, seed=2))
+    outs = []
+    for w in ("1", "2"):
+        out = tmp_path / f"w{w}.h5"
+        res = runner.invoke(app, ["prepare", str(tmp_path / "in"), "--out", str(out), "--workers", w, *SMALL,
+                                  "--set", "prepare.tile_size=64"])
+        assert res.exit_code == 0, res.output
+        outs.append(out)
+    with h5py.File(outs[0]) as a, h5py.File(outs[1]) as b:
+        for name in ("morphology", "neighborhood", "cell_ids", "centroid_xy", "edge"):
+            assert np.array_equal(a[name][()], b[name][()]), name

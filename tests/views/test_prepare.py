@@ -171,3 +171,28 @@ def test_unique_ids_stay_unprefixed(tmp_path):
     b.cells["cell_id"] = "b" + b.cells["cell_id"]
     vs = ViewStore(prepare_slides([a, b], tmp_path / "ab.h5", CFG, progress=False))
     assert set(vs.cell_ids) == set(a.cells["cell_id"]) | set(b.cells["cell_id"])
+
+
+def test_forked_workers_reopen_reader_handles(tmp_path):
+    """Sources that opened a file in the parent must not share that handle with forked workers."""
+    from madcell.views.pipeline import _drop_handles
+
+    class Handle:
+        pass
+
+    class LazySource:
+        def __init__(self):
+            self.inner = {"x": 1}
+            self._fh = Handle()
+
+        def __getstate__(self):
+            return dict(self.__dict__, _fh=None)
+
+    class Holder:
+        def __init__(self):
+            self.array = np.zeros(3)
+            self.src = LazySource()
+
+    h = Holder()
+    _drop_handles(h)
+    assert h.src._fh is None and h.src.inner == {"x": 1} and h.array.shape == (3,)

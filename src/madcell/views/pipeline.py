@@ -30,10 +30,32 @@ from madcell.views.validate import check_config, select_channels, validate_slide
 _STATE: dict = {}
 
 
-def _init_worker(jobs: list[SlideJob], vp: ViewParams, compression: str | None) -> None:
+def _drop_handles(obj, depth: int = 0) -> None:
+    """In a forked worker, make reader sources forget file handles opened by the parent.
+
+    A forked child shares the parent's open file descriptions (and their offsets), so two workers
+    seeking in one inherited handle would read each other's bytes. Reader sources drop their handles
+    when pickled (``__getstate__``); applying that state in place makes each worker reopen its own.
+    """
+    d = getattr(obj, "__dict__", None)
+    if d is None or depth > 3 or isinstance(obj, (np.ndarray, Path)):
+        return
+    if type(obj).__getstate__ is not object.__getstate__:
+        state = obj.__getstate__()
+        if isinstance(state, dict):
+            d.update(state)
+    for value in list(d.values()):
+        _drop_handles(value, depth + 1)
+
+
+def _init_worker(jobs: list[SlideJob], vp: ViewParams, compression: str | None, forked: bool = False) -> None:
     import torch
 
     torch.set_num_threads(1)
+    if forked:
+        for job in jobs:
+            _drop_handles(job.slide.image)
+            _drop_handles(job.slide.labels)
     _STATE.update(jobs=jobs, vp=vp, compression=compression)
 
 
@@ -60,7 +82,7 @@ def _results(units: list[geometry.Unit], jobs, vp, compression, workers: int):
         return
     method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
     ctx = mp.get_context(method)
-    with ctx.Pool(workers, initializer=_init_worker, initargs=(jobs, vp, compression)) as pool:
+    with ctx.Pool(workers, initializer=_init_worker, initargs=(jobs, vp, compression, method == "fork")) as pool:
         pending: deque = deque()
         it = iter(units)
         for u in it:
