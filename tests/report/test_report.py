@@ -1,0 +1,85 @@
+"""Report: metric tables by hand, a rendered report (md + html) with readable PNGs, the CLI."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from PIL import Image
+from typer.testing import CliRunner
+
+from madcell.cli import app
+from madcell.config import load_config
+from madcell.evaluate import evaluate_anndata, write_metrics
+from madcell.evaluate.synthetic import make_embedding_anndata
+from madcell.report import build_report, fmt_ci, format_metric_table
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+def _cfg():
+    return load_config(overrides={"evaluate": {"bootstrap": 50, "seeds": [0], "n_folds": 3, "neighbors_method": "gauss",
+                                               "mlp_probe": False},
+                                  "decode": {"max_epochs": 15, "patience": 3, "batch_size": 64}})
+
+
+def test_format_metric_table_by_hand():
+    ci = lambda m: {"mean": m, "lo": m - 0.01, "hi": m + 0.02}  # noqa: E731
+    res = {"MAD": {"labels": {"cell_type": {"kmeans": {"ari": ci(0.5)}, "knn": {"accuracy": ci(0.9)}}},
+                   "retrieval": {"recall@1": ci(0.3), "chance@1": 0.001}},
+           "PCA": {"labels": {"cell_type": {"kmeans": {"ari": ci(0.25)}}}}}
+    text = format_metric_table(res)
+    assert "| method | k-means ARI | kNN acc |" in text
+    assert "| MAD | 0.500 [0.490, 0.520] | 0.900 [0.890, 0.920] |" in text
+    assert "| PCA | 0.250 [0.240, 0.270] | – |" in text
+    assert "R@1 = 0.0010" in text and "| PCA | – |" in text
+    assert fmt_ci(None) == "–" and fmt_ci({"mean": 1.0, "lo": 0.5, "hi": 1.0}, 1) == "1.0 [0.5, 1.0]"
+
+
+@pytest.fixture(scope="module")
+def two_methods():
+    cfg = _cfg()
+    out = {}
+    for i, (name, sig) in enumerate([("MAD", 3.0), ("PCA", 1.0)]):
+        a = make_embedding_anndata(n=240, n_genes=6, signal=sig, method=name, seed=i)
+        a.obsm["X_umap_X_planted"] = a.obsm["X_planted"][:, :2]  # skip UMAP's JIT here (tested in analysis)
+        out[name] = {"adata": a, "metrics": evaluate_anndata(a, ["cell_type"], "all", cfg)}
+    return out
+
+
+@pytest.mark.parametrize("fmt", ["md", "html"])
+def test_build_report(tmp_path, two_methods, fmt):
+    log = tmp_path / "metrics.csv"
+    pd.DataFrame({"step": [0, 10, 20], "loss": [3.0, 2.0, 1.5], "knn_acc": [0.2, 0.5, np.nan], "note": ["a", "b", "c"]}).to_csv(log, index=False)
+    path = build_report(two_methods, tmp_path / "rep", ["cell_type"], training_logs={"MAD": log}, fmt=fmt, cfg=_cfg())
+    assert path.name == f"report.{fmt}" and path.exists()
+    text = path.read_text()
+    figs = sorted(p.name for p in (tmp_path / "rep" / "figures").glob("*.png"))
+    assert figs == ["gene_scatter_MAD_vs_PCA.png", "per_gene_pearson.png", "spatial_cell_type_MAD.png",
+                    "spatial_genes_MAD.png", "training_curves.png", "umap.png"]
+    for f in figs:
+        assert f"figures/{f}" in text
+        with Image.open(tmp_path / "rep" / "figures" / f) as im:
+            assert im.format == "PNG" and min(im.size) >= 400  # 150 dpi, no postage stamps
+    assert ("<table>" in text) if fmt == "html" else ("| MAD |" in text)
+    assert "out-of-fold" in (tmp_path / "rep" / "report.md").read_text()
+
+
+def test_cli_report(tmp_path, two_methods):
+    folders = []
+    for name, entry in two_methods.items():
+        d = tmp_path / name
+        write_metrics(entry["metrics"], d)
+        entry["adata"].write_h5ad(d / "emb.h5ad")
+        folders.append(str(d))
+    res = CliRunner().invoke(app, ["report", *folders, "--out", str(tmp_path / "rep"), "--format", "html",
+                                   "--set", "decode.max_epochs=5", "--set", "evaluate.n_folds=2"])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "rep" / "report.html").exists() and (tmp_path / "rep" / "report.md").exists()
+    res = CliRunner().invoke(app, ["report", str(tmp_path / "missing"), "--out", str(tmp_path / "r2")])
+    assert res.exit_code == 2 and "not a folder" in res.output
