@@ -57,7 +57,7 @@ def niche_maps(
         size = float(np.clip(6000 / max(m.sum(), 1), 1, 40))
         for c, n in enumerate(names):
             ax = axes[r, c]
-            for sel, alpha in ((m & ~heldout, 0.18), (m & heldout, 1.0)):
+            for sel, alpha in ((m & ~heldout, 0.3), (m & heldout, 1.0)):
                 ax.scatter(xy[sel, 0], xy[sel, 1], c=colours[lab[n][sel]], s=size, alpha=alpha, linewidths=0)
             ax.set_aspect("equal")
             if flip_y:
