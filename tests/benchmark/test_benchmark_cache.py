@@ -41,8 +41,9 @@ def test_benchmark_runs_and_rerun_skips(tmp_path, bench_store):
     out = tmp_path / "out"
     first = run_benchmark(cfg_path, out, command="madcell benchmark bench.yaml")
     built = [e for e in first["log"] if e["status"] == "built"]
-    assert len(built) == 6  # 3 embeddings + 3 evaluations
-    assert first["skipped"] == {"uni": "no local weights file configured (cfg.weights)"}
+    assert len(built) == 7  # 3 embeddings + 3 evaluations + the report
+    assert (out / "report" / "tiny" / "report.md").exists() and "report for tiny" in (out / "benchmark.md").read_text()
+    assert first["skipped"] == {"uni": "no local weights file configured (cfg.weights)"} and first["failed"] == []
     res = pd.read_csv(out / "results.csv")
     assert set(res["method"]) == {"pca", "vae", "pca_vae"}
     ci = res.dropna(subset=["lo", "hi"])
@@ -66,7 +67,7 @@ def test_benchmark_runs_and_rerun_skips(tmp_path, bench_store):
     cfg_path, _ = _config(tmp_path, bench_store, vae_steps=2)
     third = run_benchmark(cfg_path, out)
     rebuilt = {e["artefact"].split(" on ")[0] for e in third["log"] if e["status"] == "built"}
-    assert rebuilt == {"vae vae", "evaluate vae", "concat pca_vae", "evaluate pca_vae"}
+    assert rebuilt == {"vae vae", "evaluate vae", "concat pca_vae", "evaluate pca_vae", "report tiny"}
     info = json.loads((out / "benchmark.json").read_text())
     assert info["methods"] == ["pca", "vae", "pca_vae"]
 
@@ -83,3 +84,29 @@ def test_stale_or_partial_artefact_is_rebuilt(tmp_path):
     cache.get(target, "k1", build, "a")
     cache.get(target, "k2", build, "a")
     assert len(calls) == 3 and [e["status"] for e in cache.log] == ["built", "cached", "built", "built"]
+
+
+def test_mad_variants_concat_and_untrained(tmp_path, bench_store):
+    tiny = {"model": {"arch": "custom", "embed_dim": 24, "depth": 1, "num_heads": 2},
+            "head": {"n_layers": 2, "hidden_dim": 32, "bottleneck_dim": 16, "out_dim": 64},
+            "augment": {"n_local": 0}, "train": {"max_steps": 1, "batch_size": 8, "eval_every": 1000, "ckpt_every": 1000}}
+    cfg = {"kind": "benchmark", "name": "mad", "data": {"store": str(bench_store), "labels": ["cell_type"], "genes": "none"},
+           "config": {"overrides": {**tiny, **{k: v for k, v in FAST_EVAL.items()}}},
+           "hest": {"enabled": False}, "report": {"datasets": "none"},
+           "methods": {"mad": {"kind": "mad"},
+                       "morph_only": {"kind": "mad", "overrides": {"train": {"views": "morph"}}},
+                       "joined": {"kind": "concat", "morph": "morph_only", "micro": "mad"},
+                       "untrained": {"kind": "baseline", "baseline": "untrained"}}}
+    p = tmp_path / "b.yaml"
+    p.write_text(yaml.safe_dump(cfg))
+    res = run_benchmark(p, tmp_path / "out")
+    assert res["failed"] == [] and res["methods"] == ["mad", "morph_only", "untrained", "joined"]
+    import anndata as ad
+
+    emb = tmp_path / "out" / "cache" / "embeddings" / "tiny"
+    mad, morph, joined, untrained = (ad.read_h5ad(emb / f"{m}.h5ad") for m in ("mad", "morph_only", "joined", "untrained"))
+    assert mad.obsm["X_mad"].shape == untrained.obsm["X_untrained"].shape == (48, 48)  # same ViT as MAD
+    import numpy as np
+
+    np.testing.assert_allclose(joined.obsm["X_joined"], np.hstack([morph.obsm["X_morph_only_morph"], mad.obsm["X_mad_micro"]]))
+    assert (tmp_path / "out" / "cache" / "runs" / "tiny" / "mad" / "export").exists()

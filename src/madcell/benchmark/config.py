@@ -45,6 +45,9 @@ BENCH_DEFAULTS: dict = {
     "fit_cells": "train_fold",      # baselines fit on: train_fold (evaluate's first split) | all
     "reference": "mad",             # per-gene comparisons are drawn against this method
     "hest": {"enabled": True, "genes": "hvg", "n_genes": 50, "pca_dims": 256, "alpha": "hest"},
+    # madcell.report.build_report (UMAPs, per-gene plots, spatial maps, training curves) per dataset:
+    # first = the first dataset of each group, all, or none
+    "report": {"datasets": "first", "fmt": "md"},
 }
 
 METHOD_DEFAULTS: dict = {
@@ -100,6 +103,8 @@ def load_bench_config(name_or_path: str | Path, overrides: Mapping | None = None
         for dep in (spec.get("morph"), spec.get("micro")):
             if dep is not None and dep not in cfg["methods"]:
                 raise InputError(label, f"methods.{name} refers to an unknown method '{dep}'")
+    if cfg["report"]["datasets"] not in ("first", "all", "none"):
+        raise InputError(label, "report.datasets must be first, all or none")
     if cfg["fit_cells"] not in ("train_fold", "all"):
         raise InputError(label, "fit_cells must be train_fold or all")
     syn = cfg["data"]["synthetic"]

@@ -49,7 +49,8 @@ def write_benchmark_md(path: Path, bench: Mapping, info: Mapping, summary: pd.Da
         f"`{bench['config']['overrides'] or {}}`",
         f"- wall time: {info['seconds']} s (cached artefacts cost nothing; see benchmark.json)", "",
         "## Methods", "", *[_method_line(n, bench["methods"][n]) for n in methods],
-        *[f"- ~~{n}~~ skipped: {why}" for n, why in info["skipped"].items()], "",
+        *[f"- ~~{n}~~ skipped: {why}" for n, why in info["skipped"].items()],
+        *[f"- **FAILED** {f['method']} on {f['dataset']}: {f['error']}" for f in info["failed"]], "",
         "## Protocol", "",
         f"- every method is scored by the same `evaluate_anndata` call: `{ec['split']}` group-aware folds, "
         f"{ec['n_folds']} folds x seeds {ec['seeds']}, kNN (k={ec['knn_k']}) / linear / identical 2-layer MLP "
@@ -66,5 +67,9 @@ def write_benchmark_md(path: Path, bench: Mapping, info: Mapping, summary: pd.Da
     lines += ["", "## Results", "", markdown_tables(summary, methods)]
     for f in info["figures"]:
         lines.append(f"![{Path(f).stem}]({Path(f).relative_to(path.parent)})")
+    for ds, rep in info.get("reports", {}).items():
+        target = Path(rep)
+        shown = target.relative_to(path.parent) if target.is_absolute() and path.parent in target.parents else rep
+        lines.append(f"- report for {ds} (UMAPs, per-gene decoding, spatial maps, training curves): `{shown}`")
     lines += ["", "Full tables: `results.csv` (per dataset), `summary.csv`, `per_gene.csv`.", ""]
     atomic_write_text(path, "\n".join(lines))

@@ -28,7 +28,7 @@ from madcell.benchmark.config import load_bench_config, training_config
 from madcell.benchmark.data import datasets
 from madcell.benchmark.methods import embed_method, method_order
 from madcell.data.store import ViewStore
-from madcell.errors import InputError
+from madcell.errors import InputError, MadcellError
 from madcell.utils.atomic import atomic_write_text
 
 
@@ -75,6 +75,31 @@ def _per_gene(ds, method: str, metrics: dict, hest: dict | None) -> list[dict]:
     return rows
 
 
+def _reports(bench: Mapping, report_sets: list, entries: Mapping, train_cfg: dict, cache: ArtefactCache, root: Path,
+             out: Path, echo: Callable[[str], None]) -> dict:
+    """``madcell.report.build_report`` for the chosen datasets; a failing report is noted, not fatal."""
+    from madcell.report import build_report
+
+    which, seen, made = bench["report"]["datasets"], set(), {}
+    for ds, labels in report_sets:
+        if which == "none" or (which == "first" and ds.group in seen) or not entries.get(ds.name):
+            continue
+        seen.add(ds.group)
+        logs = {n: root / "runs" / ds.name / n / "metrics.csv" for n in entries[ds.name]
+                if bench["methods"][n]["kind"] == "mad"}
+        methods = {n: {"adata": e["adata"], "metrics": e["metrics"]} for n, e in entries[ds.name].items()}
+        key = make_key("report", {n: e["key"] for n, e in entries[ds.name].items()}, labels, bench["report"])
+        build = lambda p, m=methods, lab=labels, lg=logs: build_report(m, p, lab, training_logs=lg,
+                                                                        fmt=bench["report"]["fmt"], cfg=train_cfg)
+        try:
+            rep = cache.get(out / "report" / ds.name, key, build, f"report {ds.name}")
+            made[ds.name] = str(rep / ("report.md" if bench["report"]["fmt"] == "md" else "report.html"))
+        except (MadcellError, RuntimeError, ValueError, KeyError) as exc:
+            made[ds.name] = f"failed: {type(exc).__name__}: {exc}"
+        echo(f"report {ds.name}: {made[ds.name]}")
+    return made
+
+
 def run_benchmark(config: str | Path, out: str | Path, overrides: Mapping | None = None, command: str | None = None,
                   only: Sequence[str] | None = None, echo: Callable[[str], None] = lambda s: None) -> dict:
     """Run the benchmark ``config`` into ``out`` (``only``: these methods, plus what a concatenation
@@ -93,7 +118,9 @@ def run_benchmark(config: str | Path, out: str | Path, overrides: Mapping | None
     cache = ArtefactCache()
     train_cfg = training_config(bench)
     order = method_order(bench["methods"])
-    rows, per_gene, skipped, hest_protocol = [], [], {}, None
+    rows, per_gene, skipped, hest_protocol, failed = [], [], {}, None, []
+    entries: dict[str, dict] = {}
+    report_sets: list = []
     for ds in datasets(bench, train_cfg, cache, root):
         echo(f"dataset {ds.name}: {ds.store}")
         store = ViewStore(ds.store)
@@ -101,6 +128,8 @@ def run_benchmark(config: str | Path, out: str | Path, overrides: Mapping | None
         genes = bench["data"]["genes"] if store.has_expression else None
         store.close()
         done: dict[str, tuple[Path, str]] = {}
+        entries[ds.name] = {}
+        report_sets.append((ds, labels))
         for name in order:
             spec = bench["methods"][name]
             reason = _skip_reason(name, spec, done)
@@ -108,11 +137,18 @@ def run_benchmark(config: str | Path, out: str | Path, overrides: Mapping | None
                 skipped[name] = reason
                 continue
             n_log = len(cache.log)
-            done[name] = embed_method(name, spec, ds, bench, cache, root, done)
-            mdir = _evaluate(*done[name], labels, genes, train_cfg, bench["hest"], cache,
-                             root / "metrics" / ds.name / name, f"evaluate {name} on {ds.name}")
+            try:
+                done[name] = embed_method(name, spec, ds, bench, cache, root, done)
+                mdir = _evaluate(*done[name], labels, genes, train_cfg, bench["hest"], cache,
+                                 root / "metrics" / ds.name / name, f"evaluate {name} on {ds.name}")
+            except (MadcellError, RuntimeError, ValueError) as exc:  # one method failing must not sink the rest
+                done.pop(name, None)
+                failed.append({"dataset": ds.name, "method": name, "error": f"{type(exc).__name__}: {exc}"})
+                echo(f"  {name}: FAILED ({type(exc).__name__}: {exc})")
+                continue
             echo(f"  {name}: " + ", ".join(f"{e['artefact'].split(' ')[0]} {e['status']} ({e['seconds']} s)"
                                           for e in cache.log[n_log:]))
+            entries[ds.name][name] = {"adata": done[name][0], "metrics": mdir, "key": cache.log[-1]["key"]}
             metrics, hest = S.load_result(mdir)
             if hest is not None:
                 hest_protocol = hest["protocol"]
@@ -127,9 +163,10 @@ def run_benchmark(config: str | Path, out: str | Path, overrides: Mapping | None
     S.write_csv(pg, out / "per_gene.csv")
     figs = [p for p in (S.plot_headline(summary, methods, out / "figures" / "headline_metrics.png"),
                         S.plot_per_gene(pg, bench["reference"], out / "figures" / "per_gene_pearson.png")) if p]
-    info = {"config": bench["source"], "name": bench["name"], "methods": methods, "skipped": skipped,
+    reports = _reports(bench, report_sets, entries, train_cfg, cache, root, out, echo)
+    info = {"config": bench["source"], "name": bench["name"], "methods": methods, "skipped": skipped, "failed": failed,
             "hest_protocol": hest_protocol,
-            "evaluate": train_cfg["evaluate"], "decode": train_cfg["decode"], "log": cache.log, "seconds": round(time.monotonic() - t0, 1), "figures": [str(f) for f in figs]}
+            "evaluate": train_cfg["evaluate"], "decode": train_cfg["decode"], "log": cache.log, "seconds": round(time.monotonic() - t0, 1), "figures": [str(f) for f in figs], "reports": reports}
     atomic_write_text(out / "benchmark.json", json.dumps(info, indent=1, default=str))
     from madcell.benchmark.markdown import write_benchmark_md
 
