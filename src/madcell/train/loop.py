@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import statistics
 import time
 from pathlib import Path
@@ -103,6 +104,8 @@ def _pretrain(store, cfg, out_dir, resume, max_steps, init_weights, progress, st
     mode = str(tr["distributed"])
     if mode not in ("auto", "ddp", "fsdp", "none"):
         raise InputError("train.distributed", f"must be auto, ddp, fsdp or none, not '{mode}'")
+    if mode == "fsdp" and device.type != "cuda" and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise InputError("train.distributed", "fsdp needs CUDA GPUs (torch's FSDP has no CPU backend); use ddp on CPU")
     dist = D.init_distributed(mode, device.type)
     if device.type == "cuda" and dist.enabled:
         device = torch.device("cuda", dist.local_rank)
