@@ -59,6 +59,8 @@ def embedding_to_anndata(
         "store": str(Path(store.path).resolve()),
         "spatial_unit": unit,
         "channel_names": list(store.channel_names),
+        "morph_size": int(store.morph_size),
+        "micro_size": int(store.micro_size),
         **(info or {}),
     }
     return adata

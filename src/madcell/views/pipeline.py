@@ -195,11 +195,13 @@ def _write_unit(writer, start, unit, res, jobs, slides, slide_ids, cell_ids, sli
 
 
 def prepare(input: str | Path, out: str | Path, format: str = "auto", config: str | Path | None = None,
-            overrides: dict | Sequence[str] | None = None, workers: int | None = None, progress: bool = True) -> Path:
-    """Read ``input`` with :func:`madcell.io.read_input` and prepare its slides into ``out``."""
+            overrides: dict | Sequence[str] | None = None, workers: int | None = None, progress: bool = True,
+            reader_options: dict | None = None) -> Path:
+    """Read ``input`` with :func:`madcell.io.read_input` (``reader_options``: e.g. ``pixel_size_um``,
+    ``origin_um``, ``transform``, ``z``; see :mod:`madcell.io`) and prepare its slides into ``out``."""
     from madcell.io import read_input
 
     cfg = load_config(config, overrides)["prepare"]
     check_config(cfg)
-    slides = read_input(input, format=format)
+    slides = read_input(input, format=format, options=reader_options)
     return prepare_slides(slides, out, cfg, workers=int(workers or cfg["workers"]), progress=progress)
