@@ -71,7 +71,7 @@ def main() -> None:
     lines.append(f"| untrained | 0 | {cells(init)}")
     for r in rows:
         lines.append(f"| {r['alpha']:g} | {r['steps']} | {cells(r['final'])}")
-    lines.append(f"| chance | | " + " | ".join(f"{init[f'knn_{c}_chance']:.3f}" for c in LABELS)
+    lines.append("| chance | | " + " | ".join(f"{init[f'knn_{c}_chance']:.3f}" for c in LABELS)
                  + f" | {init['recall@5_chance']:.3f} |")
     args.md.parent.mkdir(parents=True, exist_ok=True)
     with open(args.md, "a") as fh:

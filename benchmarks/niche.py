@@ -94,7 +94,7 @@ def main() -> None:
         "",
         f"Command: `python {' '.join(sys.argv)}`  ",
         f"Machine: {machine}.  ",
-        f"Stage wall times (s): " + ", ".join(f"{k} {v:.0f}" for k, v in times.items())
+        "Stage wall times (s): " + ", ".join(f"{k} {v:.0f}" for k, v in times.items())
         + f"; MAD pretraining: cpu-tiny, time budget {args.time_budget:.0f} s, {steps} steps.  ",
         f"Held-out: {info['n_heldout']} of {info['n_cells']} cells (spatial blocks); teacher: "
         f"{info['cell_types']['source']} ({len(info['cell_types']['counts'])} types), kNN graph k = 15, "

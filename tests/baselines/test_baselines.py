@@ -3,7 +3,6 @@ import pytest
 import torch
 
 from madcell.baselines import baseline_config, get_baseline, list_baselines, run_baseline
-from madcell.embed.anndata_form import write_h5ad
 from madcell.errors import InputError
 
 TRAIN = np.arange(0, 40, 2)  # even cells only

@@ -1,7 +1,6 @@
 """``madcell prepare`` end to end on generic folders: success, and exit code 2 with nothing written."""
 
 import numpy as np
-import pandas as pd
 import tifffile
 from typer.testing import CliRunner
 

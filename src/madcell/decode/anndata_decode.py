@@ -26,6 +26,7 @@ from madcell.decode.regressor import RegressionDecoder, fit_regressor
 from madcell.decode.transforms import transform_expression, transform_label
 from madcell.errors import InputError
 from madcell.utils.atomic import atomic_write_text
+from madcell.utils.device import single_threaded
 
 
 def read_embedding(path: str | Path) -> ad.AnnData:
@@ -82,6 +83,7 @@ def _folds(adata: ad.AnnData, idx: np.ndarray, k: int, seed: int) -> list[np.nda
     return [idx[fold[idx] == f] for f in range(k)]
 
 
+@single_threaded
 def decode_anndata(
     adata: ad.AnnData,
     labels: Sequence[str],

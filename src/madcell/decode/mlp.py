@@ -15,6 +15,7 @@ from typing import Callable, Mapping
 import numpy as np
 import torch
 from torch import nn
+from madcell.utils.device import single_threaded
 
 
 class MLP(nn.Module):
@@ -55,6 +56,7 @@ def split_train_val(n_or_idx, val_frac: float, seed: int, stratify: np.ndarray |
     return np.setdiff1d(idx, val), val
 
 
+@single_threaded
 def train_mlp(
     model: MLP,
     X: np.ndarray,

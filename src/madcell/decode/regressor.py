@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
-import torch
 from torch import nn
 
 from madcell.decode.classifier import decode_section

@@ -21,6 +21,7 @@ from madcell.evaluate import cca as cca_mod
 from madcell.evaluate import clustering, genes as genes_mod, heterogeneity as het, probes, retrieval
 from madcell.evaluate.bootstrap import bootstrap_weights, fold_bootstrap, fold_samples, mean_over_last, summarise
 from madcell.evaluate.splits import make_splits, resolve_split, slides_of
+from madcell.utils.device import single_threaded
 
 
 def _sections(cfg: Mapping | None) -> tuple[dict, dict, int]:
@@ -85,6 +86,7 @@ def _micro_half_side(adata: ad.AnnData, default_micro_size: int) -> np.ndarray |
     return half if np.all(np.isfinite(half)) and np.all(half > 0) else None
 
 
+@single_threaded
 def evaluate_anndata(adata: ad.AnnData, labels: Sequence[str], genes: str | Sequence[str] | None = "all",
                      cfg: Mapping | None = None, key: str | None = None) -> dict:
     """Nested metrics; every leaf is ``{"mean", "lo", "hi"}``. ``cfg``: full config, or the

@@ -33,6 +33,7 @@ from madcell.niche.graph import neighbour_lists, spatial_graph
 from madcell.niche.split import spatial_block_split
 from madcell.niche.student import build_student
 from madcell.niche.teacher import NicheTeacher, choose_k
+from madcell.utils.device import single_threaded
 
 METHODS = ("student", "kmeans", "gmm", "nbr_gmm")
 
@@ -60,6 +61,7 @@ def _inputs(adata: ad.AnnData, c: dict) -> tuple[np.ndarray, np.ndarray, np.ndar
     return feats, xy, slides, key, unit
 
 
+@single_threaded
 def run_niche(adata: ad.AnnData, cfg: dict | None = None, out_dir: str | Path | None = None) -> tuple[ad.AnnData, dict]:
     """Annotate ``adata`` in place with teacher / student / baseline niches; return it and the metrics."""
     c = niche_config(cfg)

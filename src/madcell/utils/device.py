@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from typing import Iterator
 
 import torch
 
@@ -20,3 +21,31 @@ def autocast(device: torch.device, precision: str = "auto"):
     if use_bf16:
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run a block with ``n`` torch intra-op threads, restoring the previous count afterwards.
+
+    Small models (decoders, probes, the niche student) run fastest on one thread; with more, OpenMP
+    spin-waiting made them 10-30x slower whenever another process shared the cores (measured on the
+    2-core CI box: an evaluation took 153 s on 2 threads and 6 s on 1).
+    """
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def single_threaded(func):
+    """Decorator: run ``func`` under :func:`torch_threads` (1) — for small-model fitting code."""
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with torch_threads(1):
+            return func(*args, **kwargs)
+
+    return wrapper

@@ -8,11 +8,12 @@ stays binary and every pixel outside it is exactly 0.
 
 from __future__ import annotations
 
-import contextlib
 from typing import Iterator
 
 import numpy as np
 import torch
+
+from madcell.utils.device import torch_threads  # noqa: F401  (re-exported)
 import torch.nn.functional as F
 
 BATCH_ELEMENTS = 1 << 24  # floats per resize call (bounds the memory of one batch)
@@ -47,12 +48,3 @@ def batches(n: int, per_item: int) -> Iterator[slice]:
         yield slice(s, min(s + step, n))
 
 
-@contextlib.contextmanager
-def torch_threads(n: int) -> Iterator[None]:
-    """Run a block with ``n`` torch intra-op threads (a worker is one core), restoring afterwards."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
