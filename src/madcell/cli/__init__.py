@@ -21,7 +21,7 @@ _ORDER = ["synth", "prepare", "pretrain", "embed", "decode", "evaluate", "report
 
 
 def _register_all() -> None:
-    found = {m.name for m in pkgutil.iter_modules(__path__) if m.name != "common"}
+    found = {m.name for m in pkgutil.iter_modules(__path__) if m.name not in ("common", "__main__")}
     for name in sorted(found, key=lambda n: (_ORDER.index(n) if n in _ORDER else len(_ORDER), n)):
         importlib.import_module(f"madcell.cli.{name}").register(app)
 

@@ -1,0 +1,29 @@
+"""The demo pipeline end to end at a reduced size (the full demo is `make demo`)."""
+
+from __future__ import annotations
+
+import anndata as ad
+import pytest
+
+from madcell.demo import run_demo
+from madcell.evaluate.output import read_metrics
+
+
+@pytest.mark.slow
+def test_demo_pipeline_small(tmp_path):
+    res = run_demo(tmp_path / "demo", cells=300, seed=3, train_seconds=6, echo=lambda s: None)
+    rows = ["mad", "morph_only", "micro_only", "morph_micro_concat", "untrained_vit", "pixel_pca"]
+    for row in rows:
+        assert f"| {row} |" in res["table"]
+        m = read_metrics(tmp_path / "demo" / "cache" / "metrics" / "easy-s3" / row / "metrics.json")
+        sub = m["labels"]["subtype"]
+        for ci in (sub["kmeans"]["ari"], sub["knn"]["accuracy"]):
+            assert ci["lo"] <= ci["mean"] <= ci["hi"]
+        assert "pearson" in m["genes"]
+    assert res["report"].endswith("report.md")
+    text = open(res["report"]).read()
+    assert "umap.png" in text and "subtype" in text
+    dec = ad.read_h5ad(res["decoded"])
+    assert {"pred_cell_type", "pred_subtype"} <= set(dec.obs.columns)
+    assert dec.layers["pred_expression"].shape == dec.shape
+    assert dec.obsm["X_mad"].shape[1] == dec.obsm["X_mad_morph"].shape[1] * 2
