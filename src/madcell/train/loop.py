@@ -27,7 +27,7 @@ from madcell.errors import InputError
 from madcell.models import build_multiview, export_teacher
 from madcell.train import distributed as D
 from madcell.train.checkpoint import all_finite, load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from madcell.train.data import batch_loader, epoch_batches, split_cells, steps_per_epoch, to_float
+from madcell.train.data import batch_loader, cached_source, epoch_batches, split_cells, steps_per_epoch, to_float
 from madcell.train.heldout import HeldOut
 from madcell.train.monitor import MetricLog
 from madcell.train.plan import Plan, plan_run
@@ -123,6 +123,7 @@ def _pretrain(store, cfg, out_dir, resume, max_steps, init_weights, progress, st
     student.to(device).train()
     teacher.to(device).eval()
     heldout = HeldOut(vs, eval_idx, labels, sizes, knn_k=int(cfg["evaluate"]["knn_k"]), seed=seed)
+    source = cached_source(vs, tr["cache_mb"])
     generator = torch.Generator(device=device)
     generator.manual_seed(seed * 1000 + dist.rank)
     torch.manual_seed(seed * 1000 + dist.rank)
@@ -142,7 +143,7 @@ def _pretrain(store, cfg, out_dir, resume, max_steps, init_weights, progress, st
             sched0 = build_schedules(cfg, provisional.total_iters, spe, batch * dist.world)
             ctx0 = make_context(cfg, student, teacher, sched0, sizes, device, dist, generator, spe)
             first = epoch_batches(train_idx, 0, seed, batch, dist.rank, dist.world)[0]
-            sec_step = _time_steps(ctx0, cfg, lambda: _views(next(iter(batch_loader(vs, [first]))), device))
+            sec_step = _time_steps(ctx0, cfg, lambda: _views(next(iter(batch_loader(source, [first]))), device))
             sec_step = float(D.all_reduce_mean(torch.tensor([sec_step], device=device), dist).max())
         plan = plan_run(int(tr["epochs"]), spe, tr["max_steps"], tr["time_budget_s"], sec_step,
                         t_eval if len(heldout) >= 2 else 0.0, int(tr["eval_every"]),
@@ -198,7 +199,7 @@ def _pretrain(store, cfg, out_dir, resume, max_steps, init_weights, progress, st
         while it < end:
             epoch, b0 = divmod(it, spe)
             batches = epoch_batches(train_idx, epoch, seed, batch, dist.rank, dist.world)[b0 : b0 + end - it]
-            for data in batch_loader(vs, batches, int(tr["num_workers"])):
+            for data in batch_loader(source, batches, int(tr["num_workers"])):
                 metrics = train_step(ctx, _views(data, device), it)
                 it += 1
                 window.append(metrics)
