@@ -38,6 +38,7 @@ def run_demo(
     from madcell.embed.anndata_form import write_h5ad
     from madcell.evaluate.output import read_metrics
     from madcell.report.tables import format_metric_table
+    from madcell.report.views import plot_view_grid
 
     t0 = time.monotonic()
     out = Path(out)
@@ -73,5 +74,6 @@ def run_demo(
     decoded = out / "mad_decoded.h5ad"
     write_h5ad(mad, decoded)
     report = res["reports"][ds]
-    return {"table": table, "report": report, "decoded": decoded, "benchmark": out / "benchmark.md",
+    grid = plot_view_grid(root / "data" / ds / "store.h5", out / "example_views.png", n=10, label="subtype")
+    return {"table": table, "report": report, "views_png": grid, "decoded": decoded, "benchmark": out / "benchmark.md",
             "seconds": round(time.monotonic() - t0, 1)}

@@ -26,6 +26,7 @@ def demo(
     typer.echo("\n" + res["table"] + "\n")
     typer.echo(f"report:    {res['report']}")
     typer.echo(f"benchmark: {res['benchmark']}")
+    typer.echo(f"views:     {res['views_png']} (example morphology / microenvironment views)")
     typer.echo(f"decoded:   {res['decoded']} (MAD embedding + predicted cell type, subtype, genes)")
     typer.echo(f"demo finished in {res['seconds']:.0f} s")
 

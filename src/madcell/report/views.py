@@ -1,0 +1,74 @@
+"""A PNG grid of example views from a view store: what the model actually sees.
+
+Each column is one cell (picked per label class when a label column is given, so every class shows
+up); the top row is its morphology view, the bottom row its microenvironment view. Channels are shown
+as a false-colour composite (one fixed colour per channel, added and clipped), so any channel count
+works: 1 channel is grey, RGB stores (H&E) are shown as they are.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from madcell.data.store import ViewStore
+
+_COLOURS = np.array([[0.2, 0.4, 1.0], [1.0, 0.3, 0.3], [0.3, 1.0, 0.3], [1.0, 0.85, 0.2],
+                     [1.0, 0.3, 1.0], [0.3, 1.0, 1.0], [1.0, 0.6, 0.2], [0.7, 0.7, 0.7]])
+
+
+def composite(views: np.ndarray, channel_names: list[str]) -> np.ndarray:
+    """(n, C, h, w) 0-1 -> (n, h, w, 3) RGB."""
+    C = views.shape[1]
+    if C == 1:
+        return np.repeat(views[:, 0, :, :, None], 3, axis=-1)
+    if C == 3 and [c.upper() for c in channel_names] == ["R", "G", "B"]:
+        return np.moveaxis(views, 1, -1)
+    colours = _COLOURS[np.arange(C) % len(_COLOURS)]
+    return np.clip(np.einsum("nchw,ck->nhwk", views, colours), 0, 1)
+
+
+def pick_cells(store: ViewStore, n: int, label: str | None, seed: int = 0) -> tuple[np.ndarray, list[str]]:
+    rng = np.random.default_rng(seed)
+    obs = store.obs
+    if label is None or label not in obs:
+        idx = np.sort(rng.choice(len(obs), size=min(n, len(obs)), replace=False))
+        return idx, [str(obs.index[i]) for i in idx]
+    classes = sorted(obs[label].astype(str).unique())[:n]
+    idx = np.array([rng.choice(np.flatnonzero(obs[label].astype(str).to_numpy() == c)) for c in classes])
+    return idx, classes
+
+
+def plot_view_grid(store: str | Path | ViewStore, path: str | Path, n: int = 10, label: str | None = None,
+                   seed: int = 0) -> Path:
+    """Write the grid PNG to ``path`` and return it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from madcell.utils.atomic import atomic_path
+
+    vs = store if isinstance(store, ViewStore) else ViewStore(store)
+    idx, titles = pick_cells(vs, n, label, seed)
+    morph = composite(vs.read_morph(idx), vs.channel_names)
+    micro = composite(vs.read_micro(idx), vs.channel_names)
+    k = len(idx)
+    fig, axes = plt.subplots(2, k, figsize=(1.6 * k + 0.8, 3.8), squeeze=False)
+    for j in range(k):
+        for row, imgs in enumerate((morph, micro)):
+            ax = axes[row, j]
+            ax.imshow(imgs[j], interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[0, j].set_title(titles[j].replace("_", "\n", 1), fontsize=8)
+    axes[0, 0].set_ylabel(f"morphology\n{vs.morph_size} px", fontsize=9)
+    axes[1, 0].set_ylabel(f"microenvironment\n{vs.micro_size} px", fontsize=9)
+    fig.suptitle(f"Example views ({', '.join(vs.channel_names)})", fontsize=10)
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+    return path
