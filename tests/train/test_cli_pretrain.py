@@ -7,7 +7,7 @@ import torch
 import yaml
 from typer.testing import CliRunner
 
-from conftest import TINY
+from train_tiny import TINY
 from madcell.cli import app
 from madcell.models import Encoder
 

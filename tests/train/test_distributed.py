@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from conftest import TINY
+from train_tiny import TINY
 
 
 def test_two_process_gloo_ranks_agree(tiny_store, tmp_path):

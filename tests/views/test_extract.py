@@ -5,7 +5,7 @@ import pytest
 from madcell.data.store import ViewStore
 from madcell.views import extract, prepare_slides
 
-from conftest import make_toy_slide
+from views_toy import make_toy_slide
 
 CFG = {"morph_size": 28, "micro_size": 56, "k_neighbors": 8, "stats_sample_pixels": 20000}
 

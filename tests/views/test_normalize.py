@@ -4,7 +4,7 @@ from madcell.config import default_config, merge
 from madcell.io.base import ArrayImage
 from madcell.views.normalize import compute_norm, sample_windows
 
-from conftest import make_toy_slide
+from views_toy import make_toy_slide
 
 
 def cfg(**kw):
@@ -45,7 +45,6 @@ def test_constant_channel_maps_to_zero():
 
 
 def test_flatfield_removes_an_illumination_ramp():
-    flat = make_toy_slide(height=256, width=512, expression=False, seed=1)
     ramp = make_toy_slide(height=256, width=512, expression=False, seed=1, gradient=2.0)  # 3x brighter at the right
     c = cfg(flatfield=True, flatfield_sigma_um=20.0)
     norm = compute_norm(ramp, [0, 1, 2], c)

@@ -12,7 +12,7 @@ from madcell.data.store import ViewStore
 from madcell.views import prepare_slides
 from madcell.views.normalize import compute_norm
 
-from conftest import make_toy_slide
+from views_toy import make_toy_slide
 
 CFG = {"morph_size": 28, "micro_size": 56, "k_neighbors": 8, "tile_size": 96, "stats_sample_pixels": 20000}
 

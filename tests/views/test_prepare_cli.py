@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 from madcell.cli import app
 from madcell.data.store import ViewStore
 
-from conftest import make_toy_slide
+from views_toy import make_toy_slide
 
 runner = CliRunner()
 SMALL = ["--set", "prepare.morph_size=28", "--set", "prepare.micro_size=56", "--set", "prepare.k_neighbors=8",
