@@ -20,7 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping
 
-from madcell.config import CONFIG_PACKAGE, _read_yaml, load_config, merge
+from madcell.config import load_config, merge, resolve_preset
 from madcell.errors import InputError
 
 BENCH_DEFAULTS: dict = {
@@ -58,17 +58,8 @@ METHOD_DEFAULTS: dict = {
 
 
 def _bench_file(name_or_path: str | Path) -> tuple[dict, str]:
-    from importlib import resources
-
-    p = Path(name_or_path)
-    if p.suffix in (".yaml", ".yml") or p.exists():
-        if not p.exists():
-            raise InputError(p, "benchmark config does not exist")
-        return _read_yaml(p, str(p)), str(p)
-    res = resources.files(CONFIG_PACKAGE).joinpath(f"{name_or_path}.yaml")
-    if not res.is_file():
-        raise InputError(str(name_or_path), "is neither a benchmark config file nor a shipped one (bench-synthetic, bench-paper)")
-    return _read_yaml(res, f"{name_or_path}.yaml"), f"{name_or_path}.yaml"
+    """A benchmark config file, or one shipped in ``madcell/configs`` (same lookup as presets)."""
+    return resolve_preset(name_or_path)
 
 
 def _check_method(name: str, spec: Mapping, label: str) -> dict:

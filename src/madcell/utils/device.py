@@ -27,14 +27,18 @@ def autocast(device: torch.device, precision: str = "auto"):
 def torch_threads(n: int) -> Iterator[None]:
     """Run a block with ``n`` torch intra-op threads, restoring the previous count afterwards.
 
-    Small models (decoders, probes, the niche student) run fastest on one thread; with more, OpenMP
-    spin-waiting made them 10-30x slower whenever another process shared the cores (measured on the
-    2-core CI box: an evaluation took 153 s on 2 threads and 6 s on 1).
+    The BLAS / OpenMP pools of numpy, scipy and scikit-learn are limited too. Small models (decoders,
+    probes, the niche student) and small matrices run fastest on one thread: on the 2-core CI box one
+    evaluation of 1,500 cells took 6 s on 1 thread, 28 s with 2 BLAS threads on an idle machine and
+    153 s with 2 torch threads while another process used a core (OpenMP spin-waiting).
     """
+    from threadpoolctl import threadpool_limits
+
     old = torch.get_num_threads()
     torch.set_num_threads(n)
     try:
-        yield
+        with threadpool_limits(limits=n):  # BLAS / OpenMP pools of numpy, scipy, scikit-learn
+            yield
     finally:
         torch.set_num_threads(old)
 
