@@ -32,10 +32,11 @@ def test_registry_and_config_errors():
 
 def test_pca_fits_on_train_cells_only(tiny_store, tmp_path):
     adata = run_baseline("pca", tiny_store, tmp_path / "pca.h5ad", {"size": 8, "n_components": 5}, TRAIN)
-    emb = _check_form(adata, tiny_store, "X_pca", 5)
+    emb = _check_form(adata, tiny_store, "X_pca", 10)  # both views: [PCA(morph) | PCA(micro)], one basis
     assert (tmp_path / "pca.h5ad").exists()
-    # centred on the training cells: their mean projection is ~0, the held-out cells' need not be
-    np.testing.assert_allclose(emb[TRAIN].mean(0), 0, atol=1e-4)
+    np.testing.assert_array_equal(emb, np.concatenate([adata.obsm["X_pca_morph"], adata.obsm["X_pca_micro"]], 1))
+    # one basis centred on the training cells' two views: the mean over those samples is ~0
+    np.testing.assert_allclose((emb[TRAIN, :5].mean(0) + emb[TRAIN, 5:].mean(0)) / 2, 0, atol=1e-4)
     # components capped by the training cell count
     small = run_baseline("pca", tiny_store, None, {"size": 4, "views": "morph", "n_components": 500}, TRAIN[:6])
     assert small.obsm["X_pca"].shape[1] == 5

@@ -1,7 +1,9 @@
 """Raw-pixel PCA: the floor any learned embedding must beat.
 
-Each view is area-downsampled to ``size`` x ``size``, flattened (``both``: the two views' pixels
-concatenated), centred and projected on principal axes fitted on the training cells only.
+Each view is area-downsampled to ``size`` x ``size``, flattened, centred and projected on principal
+axes fitted on the training cells only. With ``views: both`` one basis is fitted on the pixels of both
+views (each view a sample), so the two parts live in one space, like MAD's two CLS tokens: the
+embedding is [PCA(morph) | PCA(micro)] and cross-view Recall@K is defined for this floor too.
 """
 
 from __future__ import annotations
@@ -17,22 +19,23 @@ from madcell.data.store import ViewStore
 
 @register_baseline("pca")
 class PixelPCA(Baseline):
-    def _pixels(self, store: ViewStore, idx) -> np.ndarray:
-        size = int(self.cfg["size"])
-        parts = []
-        if self.cfg["views"] in ("morph", "both"):
-            parts.append(resize(torch.from_numpy(store.read_morph(idx)), size))
-        if self.cfg["views"] in ("micro", "both"):
-            parts.append(resize(torch.from_numpy(store.read_micro(idx)), size))
-        return torch.cat([p.flatten(1) for p in parts], dim=1).numpy()
+    def _pixels(self, store: ViewStore, idx, view: str) -> np.ndarray:
+        read = store.read_morph if view == "morph" else store.read_micro
+        return resize(torch.from_numpy(read(idx)), int(self.cfg["size"])).flatten(1).numpy()
+
+    def _views(self) -> list[str]:
+        return ["morph", "micro"] if self.cfg["views"] == "both" else [self.cfg["views"]]
 
     def fit(self, store: ViewStore, train_idx: np.ndarray | None = None) -> "PixelPCA":
         idx = np.sort(train_indices(store, train_idx))
-        x = np.concatenate([self._pixels(store, idx[b]) for b in chunks(len(idx), 1024)])
+        x = np.concatenate([self._pixels(store, idx[b], v) for v in self._views() for b in chunks(len(idx), 1024)])
         n = min(int(self.cfg["n_components"]), x.shape[0] - 1, x.shape[1])
         self.pca = PCA(n_components=max(n, 1), random_state=int(self.cfg["seed"])).fit(x)
         return self
 
     def embed(self, store: ViewStore) -> dict[str, np.ndarray]:
-        out = [self.pca.transform(self._pixels(store, b)) for b in chunks(len(store), 1024)]
-        return {"": np.concatenate(out).astype(np.float32)}
+        parts = {v: np.concatenate([self.pca.transform(self._pixels(store, b, v)) for b in chunks(len(store), 1024)])
+                 .astype(np.float32) for v in self._views()}
+        if len(parts) == 1:
+            return {"": next(iter(parts.values()))}
+        return {"": np.concatenate([parts["morph"], parts["micro"]], axis=1), "_morph": parts["morph"], "_micro": parts["micro"]}
