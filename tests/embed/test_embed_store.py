@@ -1,0 +1,95 @@
+"""`embed_store` / `madcell embed`: the AnnData form, resumable chunks, atomic output."""
+
+from __future__ import annotations
+
+import anndata as ad
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from madcell.cli import app
+from madcell.config import load_config
+from madcell.data.store import ViewStore, create_store
+from madcell.embed import embed_store
+from madcell.models import Encoder, export_teacher
+from madcell.models.multiview import build_multiview
+
+TINY = {"model": {"arch": "custom", "embed_dim": 32, "depth": 1, "num_heads": 2, "layer_scale": None},
+        "head": {"n_layers": 2, "hidden_dim": 32, "bottleneck_dim": 16, "out_dim": 64},
+        "augment": {"morph_size": 28, "micro_size": 56}}
+N = 23
+
+
+@pytest.fixture
+def store(tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "views.h5"
+    with create_store(path, N, ["a", "b"], 28, 56, obs_columns={"cell_type": "str"}) as w:
+        w.write(0, rng.integers(0, 255, (N, 2, 28, 28), dtype=np.uint8), rng.integers(0, 255, (N, 2, 56, 56), dtype=np.uint8),
+                [f"cell{i}" for i in range(N)], ["s1"] * N, rng.random((N, 2)) * 100, rng.random((N, 2)) * 50,
+                np.full(N, 0.5), np.full(N, 1.0), np.zeros(N, bool), {"cell_type": np.array(["x", "y"] * 11 + ["x"])})
+    return path
+
+
+def _encoder():
+    return Encoder.untrained(load_config(None, TINY), 2, ["a", "b"], seed=0)
+
+
+def test_anndata_form(store, tmp_path):
+    out = tmp_path / "emb.h5ad"
+    embed_store(store, _encoder(), out, batch_size=5, chunk_cells=8, progress=False)
+    a = ad.read_h5ad(out)
+    assert a.n_obs == N and list(a.obs_names) == [f"cell{i}" for i in range(N)]
+    assert a.obsm["X_mad"].shape == (N, 64)
+    np.testing.assert_array_equal(a.obsm["X_mad"], np.concatenate([a.obsm["X_mad_morph"], a.obsm["X_mad_micro"]], 1))
+    with ViewStore(store) as vs:
+        np.testing.assert_allclose(a.obsm["spatial"], vs.obs[["x_um", "y_um"]].to_numpy())  # µm, not px
+    assert a.uns["madcell"]["embedding_key"] == "X_mad" and a.uns["madcell"]["micro_size"] == 56
+    assert set(a.obs["cell_type"]) == {"x", "y"} and "slide" in a.obs
+    assert not (tmp_path / "emb.h5ad.parts").exists()
+
+
+def test_resume_reuses_finished_chunks(store, tmp_path):
+    out = tmp_path / "emb.h5ad"
+    full = embed_store(store, _encoder(), tmp_path / "ref.h5ad", chunk_cells=8, progress=False).obsm["X_mad"]
+
+    class Failing:
+        """Encodes the first chunk, then dies (a killed run)."""
+
+        def __init__(self):
+            self.enc, self.calls = _encoder(), 0
+
+        def to(self, device):
+            self.enc.to(device)
+            return self
+
+        def encode(self, morph, micro):
+            self.calls += 1
+            if self.calls > 1:
+                raise KeyboardInterrupt
+            return self.enc.encode(morph, micro)
+
+    with pytest.raises(KeyboardInterrupt):
+        embed_store(store, Failing(), out, batch_size=8, chunk_cells=8, progress=False)
+    assert not out.exists() and len(list((tmp_path / "emb.h5ad.parts").glob("chunk_*.npz"))) == 1
+
+    class Counting(Failing):
+        def encode(self, morph, micro):
+            self.calls += 1
+            return self.enc.encode(morph, micro)
+
+    enc = Counting()
+    a = embed_store(store, enc, out, batch_size=8, chunk_cells=8, progress=False)
+    assert enc.calls == 2  # chunks 2 and 3 only
+    np.testing.assert_allclose(a.obsm["X_mad"], full, rtol=1e-5, atol=1e-5)
+
+
+def test_cli_embed_from_exported_run(store, tmp_path):
+    cfg = load_config(None, TINY)
+    net = build_multiview(cfg, 2)
+    export_teacher(net, cfg, ["a", "b"], tmp_path / "run" / "export")
+    res = CliRunner().invoke(app, ["embed", str(store), "--run", str(tmp_path / "run"), "--out", str(tmp_path / "e.h5ad")])
+    assert res.exit_code == 0, res.output
+    assert ad.read_h5ad(tmp_path / "e.h5ad").obsm["X_mad"].shape == (N, 64)
+    bad = CliRunner().invoke(app, ["embed", str(store), "--run", str(tmp_path / "nope"), "--out", str(tmp_path / "f.h5ad")])
+    assert bad.exit_code == 2 and "nope" in bad.output and not (tmp_path / "f.h5ad").exists()
