@@ -51,7 +51,7 @@ def load_frozen_model(name: str, weights: str | Path, in_chans: int = 3, img_siz
         kwargs["img_size"] = int(img_size)
     overlay = dict(state_dict=sd, file=None, url=None, hf_hub_id=None, custom_load=False, num_classes=0)
     try:
-        # pretrained=True only makes timm load the overlay's in-memory state_dict (no url, no hub id)
+        # with this overlay timm loads the in-memory state dict above (no url, no hub id): nothing is downloaded
         model = timm.create_model(name, pretrained=True, pretrained_cfg_overlay=overlay, num_classes=0, in_chans=in_chans, **kwargs)
     except RuntimeError as exc:
         raise InputError(path, f"does not fit timm model '{name}' ({str(exc).splitlines()[0]})") from exc
