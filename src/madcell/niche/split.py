@@ -11,19 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from madcell.evaluate.splits import spatial_blocks
+
 
 def block_ids(xy: np.ndarray, slides: np.ndarray, blocks_per_axis: int) -> np.ndarray:
-    """Integer id of each cell's grid block; blocks of different slides never share an id."""
-    xy = np.asarray(xy, dtype=np.float64)
-    out = np.zeros(len(xy), dtype=np.int64)
-    b = int(blocks_per_axis)
-    for s_i, s in enumerate(np.unique(slides)):
-        m = slides == s
-        lo, hi = xy[m].min(0), xy[m].max(0)
-        span = np.where(hi > lo, hi - lo, 1.0)
-        cell = np.minimum((xy[m] - lo) / span * b, b - 1).astype(np.int64)
-        out[m] = s_i * b * b + cell[:, 1] * b + cell[:, 0]
-    return out
+    """Integer id of each cell's grid block; blocks of different slides never share an id (the same
+    grid as evaluate's spatial-block folds)."""
+    return spatial_blocks(xy, np.asarray(slides), int(blocks_per_axis))
 
 
 def spatial_block_split(
