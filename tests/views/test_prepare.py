@@ -196,3 +196,15 @@ def test_forked_workers_reopen_reader_handles(tmp_path):
     h = Holder()
     _drop_handles(h)
     assert h.src._fh is None and h.src.inner == {"x": 1} and h.array.shape == (3,)
+
+
+def test_in_process_prepare_leaves_the_thread_count_alone(tmp_path):
+    # prepare runs single-threaded inside a scope; training later in the same process (the demo, the
+    # benchmarks) must still get every thread (a leaked set_num_threads(1) once halved its speed)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        prepare_slides([make_toy_slide(seed=5, expression=False)], tmp_path / "t.h5", CFG, progress=False)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

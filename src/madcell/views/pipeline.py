@@ -48,10 +48,14 @@ def _drop_handles(obj, depth: int = 0) -> None:
         _drop_handles(value, depth + 1)
 
 
-def _init_worker(jobs: list[SlideJob], vp: ViewParams, compression: str | None, forked: bool = False) -> None:
+def _init_worker(jobs: list[SlideJob], vp: ViewParams, compression: str | None, forked: bool = False,
+                 worker: bool = True) -> None:
+    """Set up a pool worker (one torch thread each) or, with ``worker=False``, the calling process,
+    whose thread count is left alone (the in-process path scopes it with :func:`torch_threads`)."""
     import torch
 
-    torch.set_num_threads(1)
+    if worker:
+        torch.set_num_threads(1)
     if forked:
         for job in jobs:
             _drop_handles(job.slide.image)
@@ -75,7 +79,7 @@ def _run_unit(unit: geometry.Unit):
 def _results(units: list[geometry.Unit], jobs, vp, compression, workers: int):
     """Unit results in unit order; at most ``2 * workers`` units in flight."""
     if workers <= 1:
-        _init_worker(jobs, vp, compression)
+        _init_worker(jobs, vp, compression, worker=False)
         with torch_threads(1):
             for u in units:
                 yield _run_unit(u)
