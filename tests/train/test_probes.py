@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from madcell.train.probes import knn_accuracy, knn_predict, recall_at_k
+from madcell.train.probes import knn_accuracy, knn_cv_predict, knn_predict, recall_at_k
 
 
 def test_recall_at_k_hand_computed():
@@ -50,3 +50,17 @@ def test_knn_accuracy_separable_and_chance():
     # missing labels are dropped; a single class is undefined
     r = knn_accuracy(emb, np.array(["a"] * 39 + [""]), k=3)
     assert np.isnan(r["acc"])
+
+
+def test_knn_cv_predict_pairs_cells_and_matches_accuracy():
+    rng = np.random.default_rng(2)
+    emb = np.vstack([rng.normal([3, 0], 1.0, size=(25, 2)), rng.normal([0, 3], 1.0, size=(25, 2))])
+    lab = np.array(["a"] * 25 + ["b"] * 25, dtype=object)
+    lab[[3, 30]] = ""  # missing labels are dropped, the rest keep their row numbers
+    kept, y, pred = knn_cv_predict(emb, lab, k=5, n_folds=5, seed=4)
+    assert len(kept) == 48 and 3 not in kept and 30 not in kept
+    assert list(y) == list(lab[kept])
+    assert np.mean(pred == y) == pytest.approx(knn_accuracy(emb, lab, k=5, n_folds=5, seed=4)["acc"])
+    # same seed -> same folds: a second embedding of the same cells is predicted fold for fold
+    _, _, pred2 = knn_cv_predict(emb * 2.0, lab, k=5, n_folds=5, seed=4)
+    assert np.array_equal(pred, pred2)  # cosine kNN is scale-free, so the predictions are identical

@@ -2,8 +2,9 @@
 
 * :func:`recall_at_k` — cross-view retrieval: does a cell's morphology CLS find the same cell's
   microenvironment CLS among all held-out cells? Chance is ``k / n``.
-* :func:`knn_accuracy` — cross-validated cosine kNN classification of a label column, the standard
-  frozen-feature probe of self-supervised learning (no training, no hyper-parameters beyond k).
+* :func:`knn_accuracy` (predictions: :func:`knn_cv_predict`) — cross-validated cosine kNN classification
+  of a label column, the standard frozen-feature probe of self-supervised learning (no training, no
+  hyper-parameters beyond k).
 """
 
 from __future__ import annotations
@@ -48,25 +49,38 @@ def knn_predict(train: np.ndarray, train_labels: np.ndarray, test: np.ndarray, k
     return classes[np.argmax(best, axis=1)]
 
 
-def knn_accuracy(emb: np.ndarray, labels: np.ndarray, k: int = 15, n_folds: int = 5, seed: int = 0) -> dict[str, float]:
-    """Cross-validated cosine kNN probe: ``{"acc", "balanced_acc", "chance"}``.
+def knn_cv_predict(emb: np.ndarray, labels: np.ndarray, k: int = 15, n_folds: int = 5,
+                   seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cross-validated kNN predictions: ``(kept, labels[kept], pred)``.
 
-    Folds are a seeded random partition of the rows; ``chance`` is the majority-class frequency.
-    Rows with a missing label (NaN / empty string) are ignored.
+    Folds are a seeded random partition of the kept rows (rows with a missing label — NaN / empty
+    string — are dropped); each fold is predicted from the other folds. The same ``seed`` gives the
+    same folds for any embedding of the same cells, so two embeddings can be compared cell by cell.
     """
     labels = np.asarray(labels).astype(str)
-    keep = ~np.isin(labels, ["", "nan", "None"])
-    emb, labels = np.asarray(emb)[keep], labels[keep]
+    kept = np.flatnonzero(~np.isin(labels, ["", "nan", "None"]))
+    emb, labels = np.asarray(emb)[kept], labels[kept]
     n = len(labels)
-    if n < 2 or len(np.unique(labels)) < 2:
-        return {"acc": float("nan"), "balanced_acc": float("nan"), "chance": float("nan")}
     n_folds = int(max(2, min(n_folds, n)))
     fold = np.random.default_rng(seed).permutation(n) % n_folds
     pred = np.empty(n, dtype=labels.dtype)
     for f in range(n_folds):
         te = fold == f
         pred[te] = knn_predict(emb[~te], labels[~te], emb[te], k)
+    return kept, labels, pred
+
+
+def knn_accuracy(emb: np.ndarray, labels: np.ndarray, k: int = 15, n_folds: int = 5, seed: int = 0) -> dict[str, float]:
+    """Cross-validated cosine kNN probe (:func:`knn_cv_predict`): ``{"acc", "balanced_acc", "chance"}``.
+
+    ``chance`` is the majority-class frequency; rows with a missing label are ignored.
+    """
+    labels = np.asarray(labels).astype(str)
+    ok = ~np.isin(labels, ["", "nan", "None"])
+    if ok.sum() < 2 or len(np.unique(labels[ok])) < 2:
+        return {"acc": float("nan"), "balanced_acc": float("nan"), "chance": float("nan")}
+    _, labels, pred = knn_cv_predict(emb, labels, k, n_folds, seed)
     classes, counts = np.unique(labels, return_counts=True)
     per_class = [np.mean(pred[labels == c] == c) for c in classes]
     return {"acc": float(np.mean(pred == labels)), "balanced_acc": float(np.mean(per_class)),
-            "chance": float(counts.max() / n)}
+            "chance": float(counts.max() / len(labels))}
