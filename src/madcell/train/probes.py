@@ -49,6 +49,12 @@ def knn_predict(train: np.ndarray, train_labels: np.ndarray, test: np.ndarray, k
     return classes[np.argmax(best, axis=1)]
 
 
+def _labelled(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Labels as strings and the indices of the rows that have one (not NaN / empty / None)."""
+    labels = np.asarray(labels).astype(str)
+    return labels, np.flatnonzero(~np.isin(labels, ["", "nan", "None"]))
+
+
 def knn_cv_predict(emb: np.ndarray, labels: np.ndarray, k: int = 15, n_folds: int = 5,
                    seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cross-validated kNN predictions: ``(kept, labels[kept], pred)``.
@@ -57,8 +63,7 @@ def knn_cv_predict(emb: np.ndarray, labels: np.ndarray, k: int = 15, n_folds: in
     string — are dropped); each fold is predicted from the other folds. The same ``seed`` gives the
     same folds for any embedding of the same cells, so two embeddings can be compared cell by cell.
     """
-    labels = np.asarray(labels).astype(str)
-    kept = np.flatnonzero(~np.isin(labels, ["", "nan", "None"]))
+    labels, kept = _labelled(labels)
     emb, labels = np.asarray(emb)[kept], labels[kept]
     n = len(labels)
     n_folds = int(max(2, min(n_folds, n)))
@@ -75,9 +80,8 @@ def knn_accuracy(emb: np.ndarray, labels: np.ndarray, k: int = 15, n_folds: int 
 
     ``chance`` is the majority-class frequency; rows with a missing label are ignored.
     """
-    labels = np.asarray(labels).astype(str)
-    ok = ~np.isin(labels, ["", "nan", "None"])
-    if ok.sum() < 2 or len(np.unique(labels[ok])) < 2:
+    labels, kept = _labelled(labels)
+    if len(kept) < 2 or len(np.unique(labels[kept])) < 2:
         return {"acc": float("nan"), "balanced_acc": float("nan"), "chance": float("nan")}
     _, labels, pred = knn_cv_predict(emb, labels, k, n_folds, seed)
     classes, counts = np.unique(labels, return_counts=True)
