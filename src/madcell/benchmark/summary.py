@@ -23,6 +23,9 @@ HEADLINE = ("balanced_accuracy", "hest.pearson_mean", "genes.pearson", "cca.mean
 
 def metric_rows(dataset: str, group: str, method: str, metrics: dict, hest: dict | None) -> list[dict]:
     rows = flatten_metrics(metrics)
+    # Recall@K is only readable next to its chance level K/n: carried as a row of its own (no CI)
+    rows += [{"metric": f"retrieval.{k}", "mean": v, "lo": v, "hi": v}
+             for k, v in metrics.get("retrieval", {}).items() if k.startswith("chance@")]
     if hest is not None:
         rows.append({"metric": "hest.pearson_mean", **hest["pearson_mean"]})
     return [{"dataset": dataset, "group": group, "method": method, **r} for r in rows]

@@ -1,4 +1,5 @@
-"""Supervised probes of a frozen embedding: kNN (cosine), linear (logistic regression on
+"""Supervised probes of a frozen embedding: kNN (cosine, majority vote; the same function as the
+training-time probes), linear (logistic regression on
 standardised features) and, optionally, decode's MLP classifier.
 
 Each probe is fit on the training folds and predicts the held-out fold; what is kept is the per-cell
@@ -14,12 +15,42 @@ from typing import Mapping
 import numpy as np
 
 
-def knn_predict(X_train: np.ndarray, y_train: np.ndarray, X_test: np.ndarray, k: int = 15) -> np.ndarray:
-    from sklearn.neighbors import KNeighborsClassifier
+def _unit(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
-    k = max(1, min(int(k), len(X_train)))
-    clf = KNeighborsClassifier(n_neighbors=k, metric="cosine", algorithm="brute")
-    return clf.fit(X_train, y_train).predict(X_test)
+
+def knn_predict(X_train: np.ndarray, y_train: np.ndarray, X_test: np.ndarray, k: int = 15,
+                chunk: int = 512) -> np.ndarray:
+    """Majority vote of the ``k`` cosine-nearest training rows (ties: highest summed similarity).
+
+    The one kNN classifier of madcell (the training-time probes use it too). Test rows are processed
+    in chunks, so memory is ``chunk x n_train`` whatever the number of cells; among training rows of
+    equal similarity the lower index is taken (stable sort; above 4,096 training rows the top k are
+    selected by partition first, and a tie exactly at the k-th place is then broken arbitrarily).
+    """
+    y_train = np.asarray(y_train)
+    classes, y = np.unique(y_train, return_inverse=True)
+    k = int(max(1, min(k, len(X_train))))
+    train = _unit(X_train)
+    test = _unit(X_test)
+    out = np.empty(len(test), dtype=classes.dtype)
+    for s in range(0, len(test), chunk):
+        sim = test[s : s + chunk] @ train.T
+        if sim.shape[1] > 4096 and k < sim.shape[1]:  # top k first: a full sort per row is slow on many cells
+            part = np.argpartition(-sim, k - 1, axis=1)[:, :k]
+            nn = np.take_along_axis(part, np.argsort(-np.take_along_axis(sim, part, 1), axis=1, kind="stable"), 1)
+        else:
+            nn = np.argsort(-sim, axis=1, kind="stable")[:, :k]
+        m = len(sim)
+        votes = np.zeros((m, len(classes)))
+        score = np.zeros_like(votes)
+        rows = np.repeat(np.arange(m), k)
+        np.add.at(votes, (rows, y[nn].ravel()), 1.0)
+        np.add.at(score, (rows, y[nn].ravel()), np.take_along_axis(sim, nn, 1).ravel())
+        best = votes + 1e-6 * score / (k + 1)  # vote count first, similarity only breaks ties
+        out[s : s + chunk] = classes[np.argmax(best, axis=1)]
+    return out
 
 
 def linear_predict(X_train: np.ndarray, y_train: np.ndarray, X_test: np.ndarray, C: float = 1.0, max_iter: int = 300) -> np.ndarray:

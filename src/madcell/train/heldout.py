@@ -1,7 +1,8 @@
 """Probes of the teacher on the held-out cells, run every ``eval_every`` steps and once at step 0.
 
 The step-0 numbers (the untrained initial model) are the baseline the trained teacher must beat:
-cross-view Recall@K (morph CLS -> micro CLS of the same cell, chance K/N) and, per label column of the
+cross-view Recall@K (morph CLS -> micro CLS of the same cell, chance K/N; ties count against the
+match, exactly as in ``evaluate``) and, per label column of the
 store, a cross-validated cosine kNN probe of the embedding [morph CLS | micro CLS].
 """
 
@@ -14,6 +15,7 @@ from torch import nn
 
 from madcell.data.store import ViewStore
 from madcell.train.data import to_float
+from madcell.evaluate.retrieval import chance_recall
 from madcell.train.probes import knn_accuracy, recall_at_k
 from madcell.utils.device import autocast
 
@@ -58,7 +60,7 @@ class HeldOut:
         res: dict[str, float] = {}
         for k, r in recall_at_k(emb["morph"], emb["micro"], (1, 5, 10)).items():
             res[f"recall@{k}"] = r
-            res[f"recall@{k}_chance"] = min(k, n) / n
+            res[f"recall@{k}_chance"] = chance_recall(n, k)
         both = np.concatenate([emb["morph"], emb["micro"]], axis=1)
         for col, y in self.labels.items():
             r = knn_accuracy(both, y, k=self.knn_k, n_folds=5, seed=self.seed)

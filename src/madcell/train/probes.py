@@ -1,52 +1,24 @@
-"""Cheap representation probes used while training (and reusable by the evaluation code).
+"""Cheap representation probes used while training.
 
 * :func:`recall_at_k` — cross-view retrieval: does a cell's morphology CLS find the same cell's
-  microenvironment CLS among all held-out cells? Chance is ``k / n``.
+  microenvironment CLS among all held-out cells? Chance is ``k / n``. It *is* the evaluation's
+  implementation (:mod:`madcell.evaluate.retrieval`: ties count against the match), so a number in
+  the training log and one in metrics.json mean the same thing.
 * :func:`knn_accuracy` (predictions: :func:`knn_cv_predict`) — cross-validated cosine kNN classification
   of a label column, the standard frozen-feature probe of self-supervised learning (no training, no
-  hyper-parameters beyond k).
+  hyper-parameters beyond k), with the evaluation's classifier :func:`knn_predict`. The folds here
+  are a seeded random partition of the held-out cells (cheap, label-free); ``evaluate`` uses
+  group-aware spatial folds instead.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
-
 import numpy as np
 
+from madcell.evaluate.probes import knn_predict
+from madcell.evaluate.retrieval import recall_at_k
 
-def _unit(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-
-
-def recall_at_k(query: np.ndarray, gallery: np.ndarray, ks: Sequence[int] = (1, 5, 10)) -> dict[int, float]:
-    """Fraction of rows ``i`` of ``query`` whose cosine-nearest ``k`` rows of ``gallery`` contain row ``i``.
-
-    Ties are broken pessimistically (a gallery row with the same similarity as the match ranks first).
-    """
-    q, g = _unit(query), _unit(gallery)
-    if len(q) != len(g):
-        raise ValueError("query and gallery must pair row by row")
-    sim = q @ g.T
-    own = np.diag(sim)[:, None]
-    rank = (sim >= own).sum(axis=1) - 1  # other rows at least as similar as the true match
-    return {int(k): float(np.mean(rank < k)) for k in ks}
-
-
-def knn_predict(train: np.ndarray, train_labels: np.ndarray, test: np.ndarray, k: int = 15) -> np.ndarray:
-    """Majority vote of the ``k`` cosine-nearest training rows (ties: highest summed similarity)."""
-    train_labels = np.asarray(train_labels)
-    classes, y = np.unique(train_labels, return_inverse=True)
-    k = int(min(k, len(train)))
-    sim = _unit(test) @ _unit(train).T
-    nn = np.argsort(-sim, axis=1, kind="stable")[:, :k]
-    votes = np.zeros((len(test), len(classes)))
-    score = np.zeros_like(votes)
-    rows = np.repeat(np.arange(len(test)), k)
-    np.add.at(votes, (rows, y[nn].ravel()), 1.0)
-    np.add.at(score, (rows, y[nn].ravel()), np.take_along_axis(sim, nn, 1).ravel())
-    best = votes + 1e-6 * score / (k + 1)  # vote count first, similarity only breaks ties
-    return classes[np.argmax(best, axis=1)]
+__all__ = ["knn_accuracy", "knn_cv_predict", "knn_predict", "recall_at_k"]
 
 
 def _labelled(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
