@@ -89,3 +89,43 @@ def test_accelerator_and_cpu_selection_paths_agree(aug_cfg, monkeypatch):
     dense = aug(x, "morph", gen(4))
     for a, b in zip(sparse[0] + sparse[1], dense[0] + dense[1]):
         assert torch.allclose(a, b, atol=1e-6)
+
+
+def _centre_spot(n: int = 64, side: int = 84, half: int = 4) -> torch.Tensor:
+    """Images that are dark except for a bright square of half-side ``half`` px at the centre."""
+    x = torch.zeros(n, 1, side, side)
+    c = side // 2
+    x[:, :, c - half : c + half, c - half : c + half] = 1.0
+    return x
+
+
+def test_micro_keep_center_keeps_the_centre_cell_in_every_crop(aug_cfg):
+    x = _centre_spot()
+    cfg = {**aug_cfg, "n_local": 4, "local_scale": [0.05, 0.2], "intensity_jitter": 0.0, "blur_prob": 0.0, "noise_std": 0.0}
+    kept = MultiCropAugment({**cfg, "micro_keep_center": 0.1}, 42, 84)
+    glob, loc = kept(x, "micro", gen(0))
+    for crop in glob + loc:
+        # the whole central square (half-side 0.1 x 84 = 8.4 px > the 4-px spot) lies in the box:
+        # every crop still shows the full spot's light
+        assert (crop.amax(dim=(1, 2, 3)) > 0.5).all()
+    free = MultiCropAugment(cfg, 42, 84)  # DINO's crops: small local boxes usually miss the centre
+    _, loc_free = free(x, "micro", gen(0))
+    assert min(float((c.amax(dim=(1, 2, 3)) > 0.5).float().mean()) for c in loc_free) < 0.5
+    morph_glob, _ = kept(x[:, :, 21:63, 21:63], "morph", gen(0))  # the morphology view is not constrained
+    assert morph_glob[0].shape == (64, 1, 42, 42)
+
+
+def test_micro_keep_center_draws_the_same_numbers():
+    x = torch.rand(8, 2, 84, 84, generator=gen(0))
+    a = random_resized_crop(x, 42, (0.05, 0.2), gen(3))
+    b = random_resized_crop(x, 42, (0.05, 0.2), gen(3), keep_center=0.1)
+    g1, g2 = gen(3), gen(3)
+    random_resized_crop(x, 42, (0.5, 1.0), g1)
+    random_resized_crop(x, 42, (0.5, 1.0), g2, keep_center=0.1)
+    assert torch.equal(torch.rand(1, generator=g1), torch.rand(1, generator=g2))  # same stream afterwards
+    assert a.shape == b.shape and not torch.equal(a, b)
+
+
+def test_micro_keep_center_range(aug_cfg):
+    with pytest.raises(InputError, match="micro_keep_center"):
+        MultiCropAugment({**aug_cfg, "micro_keep_center": 0.6}, 42, 84)

@@ -3,7 +3,7 @@
 ``MultiCropAugment(cfg, morph_size, micro_size)(views, view, generator)`` turns a batch of morphology or
 microenvironment views into ``n_global`` crops at the training size of that view and ``n_local``
 smaller crops, each with its own random box, rotation/flip, per-channel intensity jitter, blur and
-noise. Images stay 0-1 with any number of channels (fluorescence panels are not RGB, so no colour
+noise (``augment.micro_keep_center``: every microenvironment crop keeps the centre cell). Images stay 0-1 with any number of channels (fluorescence panels are not RGB, so no colour
 jitter). Every size must be a multiple of the ViT patch (14) so the crops tile into whole patches.
 """
 
@@ -44,6 +44,10 @@ class MultiCropAugment:
         self.local_scale = _pair(aug_cfg["local_scale"], "local_scale")
         if self.global_scale[1] > 1 or self.local_scale[1] > 1 or self.global_scale[0] <= 0 or self.local_scale[0] <= 0:
             raise InputError("augment.global_scale", "crop scales must lie in (0, 1]")
+        keep = aug_cfg.get("micro_keep_center")
+        if keep is not None and not 0 < float(keep) < 0.5:
+            raise InputError("augment.micro_keep_center", f"must be null or in (0, 0.5), got {keep}")
+        self.keep_center = {"morph": None, "micro": None if keep is None else float(keep)}
         self.flip = bool(aug_cfg["flip"])
         self.rot90 = bool(aug_cfg["rot90"])
         self.jitter = float(aug_cfg["intensity_jitter"])
@@ -51,8 +55,9 @@ class MultiCropAugment:
         self.blur_sigma = _pair(aug_cfg["blur_sigma"], "blur_sigma")
         self.noise_std = float(aug_cfg["noise_std"])
 
-    def _crop(self, x: torch.Tensor, size: int, scale: tuple[float, float], g: torch.Generator) -> torch.Tensor:
-        y = random_resized_crop(x, size, scale, g)
+    def _crop(self, x: torch.Tensor, size: int, scale: tuple[float, float], g: torch.Generator,
+              keep_center: float | None = None) -> torch.Tensor:
+        y = random_resized_crop(x, size, scale, g, keep_center=keep_center)
         y = random_dihedral(y, g, self.flip, self.rot90)
         y = intensity_jitter(y, self.jitter, g)
         y = gaussian_blur(y, self.blur_prob, self.blur_sigma, g)
@@ -69,6 +74,7 @@ class MultiCropAugment:
             raise ValueError(f"views must be (B, C, H, W), got {tuple(views.shape)}")
         x = views.float() / 255.0 if views.dtype == torch.uint8 else views.float()
         glob, loc = self.sizes[view]
-        global_crops = [self._crop(x, glob, self.global_scale, generator) for _ in range(self.n_global)]
-        local_crops = [self._crop(x, loc, self.local_scale, generator) for _ in range(self.n_local)]
+        keep = self.keep_center[view]
+        global_crops = [self._crop(x, glob, self.global_scale, generator, keep) for _ in range(self.n_global)]
+        local_crops = [self._crop(x, loc, self.local_scale, generator, keep) for _ in range(self.n_local)]
         return global_crops, local_crops

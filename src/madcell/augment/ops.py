@@ -37,11 +37,32 @@ def _masked_apply(x: torch.Tensor, mask: torch.Tensor, fn) -> torch.Tensor:
     return out
 
 
+def _box_origin(u: torch.Tensor, side: torch.Tensor, full: int, keep: float | None) -> torch.Tensor:
+    """Left/top edge of a box of ``side`` inside ``[0, full]``, uniform over the allowed positions.
+
+    ``keep`` (fraction of ``full``) asks the box to contain the central square of half-side
+    ``keep * full``: the edge is then drawn from ``[c + m - side, c - m]`` (clipped to the image); a
+    box too small to hold that square is centred on it.
+    """
+    if keep is None:
+        return u * (full - side)
+    c, m = full / 2.0, keep * full
+    lo = (c + m - side).clamp(min=0.0)
+    hi = torch.minimum(torch.full_like(side, c - m), full - side)
+    centred = (c - side / 2).clamp(min=0.0)
+    return torch.where(hi >= lo, lo + u * (hi - lo), centred)
+
+
 def random_resized_crop(
-    x: torch.Tensor, size: int, scale: tuple[float, float], g: torch.Generator, ratio: tuple[float, float] = (3 / 4, 4 / 3)
+    x: torch.Tensor, size: int, scale: tuple[float, float], g: torch.Generator, ratio: tuple[float, float] = (3 / 4, 4 / 3),
+    keep_center: float | None = None,
 ) -> torch.Tensor:
     """RandomResizedCrop per sample: a box of area fraction in ``scale`` and aspect ratio in ``ratio``.
 
+    ``keep_center`` (fraction of the side, e.g. 0.1) makes every box contain the central square of
+    that half-side, i.e. the cell the view is centred on (a microenvironment crop that cut the centre
+    cell away would ask the student to predict a cell it cannot see); the box position is otherwise
+    random. ``None``: anywhere in the image (DINO's crop). Same random draws either way.
     ``roi_align`` with adaptive sampling averages several input samples per output pixel when the box
     is larger than the output, i.e. it antialiases the down-scaling (e.g. 224-px store -> 84-px view).
     """
@@ -52,8 +73,8 @@ def random_resized_crop(
     r = torch.exp(log_r)
     bw = (torch.sqrt(area * r) * w).clamp(1.0, w)
     bh = (torch.sqrt(area / r) * h).clamp(1.0, h)
-    x0 = u[:, 2] * (w - bw)
-    y0 = u[:, 3] * (h - bh)
+    x0 = _box_origin(u[:, 2], bw, w, keep_center)
+    y0 = _box_origin(u[:, 3], bh, h, keep_center)
     idx = torch.arange(b, device=x.device, dtype=x.dtype)
     boxes = torch.stack([idx, x0, y0, x0 + bw, y0 + bh], dim=1).to(x.dtype)
     return roi_align(x, boxes, output_size=(size, size), spatial_scale=1.0, sampling_ratio=-1, aligned=True)
