@@ -191,3 +191,18 @@ def test_bf16_autocast_keeps_float32_cross_entropy():
     assert unguarded.dtype == torch.bfloat16  # what the CE matmul would be without the guard
     assert low.dtype == torch.float32
     assert low.item() == pytest.approx(ref.item(), rel=1e-6)
+
+
+def test_centre_per_view_known_values_and_targets():
+    s, t = both()
+    crit = MADLoss(2, 1.0, student_temp=1.0, teacher_temp_schedule=np.array([1e-3]), center_momentum=0.9, center_per_view=True)
+    crit(s, t, 0)
+    # morph teacher logits [10,0],[0,10] -> mean [5, 5]; micro [0,10],[0,10] -> mean [0, 10]
+    assert crit.center.shape == (2, 2)
+    assert crit.center_of("morph")[0].tolist() == pytest.approx([0.5, 0.5])
+    assert crit.center_of("micro")[0].tolist() == pytest.approx([0.0, 1.0])
+    # the next targets of each view are centred on that view's own mean, not the shared one
+    z = {v: torch.tensor([[[0.0, 0.0]]]) for v in ("morph", "micro")}
+    q = crit.teacher_targets(z, 0)
+    assert q["morph"][0, 0].tolist() == pytest.approx([0.5, 0.5])  # equal centre entries: uniform
+    assert q["micro"][0, 0, 0].item() == pytest.approx(1.0)  # micro centre favours prototype 1: target flips to 0

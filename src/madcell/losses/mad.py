@@ -16,7 +16,8 @@ same-view terms; when there is no same-view term at all (``exclusive`` mode: tea
 microenvironment, student only the morphology) the lone cross term is the loss, with weight 1.
 ``weights`` (term name -> weight) overrides any of this explicitly.
 
-One running centre is shared by the teacher outputs of both views (they score the same prototypes).
+One running centre is shared by the teacher outputs of both views (they score the same prototypes);
+``center_per_view`` keeps one per view instead (each view's teacher is then centred on its own mean).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class MADLoss(nn.Module):
         center_momentum: float = 0.9,
         sinkhorn_iters: int = 3,
         weights: Mapping[str, float] | None = None,
+        center_per_view: bool = False,
     ):
         super().__init__()
         if centering not in ("ema", "sinkhorn"):
@@ -63,7 +65,12 @@ class MADLoss(nn.Module):
         self.center_momentum = float(center_momentum)
         self.sinkhorn_iters = int(sinkhorn_iters)
         self.weights = dict(weights or {})
-        self.register_buffer("center", torch.zeros(1, out_dim))
+        self.center_per_view = bool(center_per_view)
+        # row 0 = the shared centre (or morphology's), row 1 = microenvironment's when per view
+        self.register_buffer("center", torch.zeros(2 if self.center_per_view else 1, out_dim))
+
+    def center_of(self, view: str) -> torch.Tensor:
+        return self.center[1:2] if self.center_per_view and view == "micro" else self.center[0:1]
 
     def teacher_temp(self, it: int) -> float:
         return float(self.teacher_temps[min(max(int(it), 0), len(self.teacher_temps) - 1)])
@@ -79,7 +86,7 @@ class MADLoss(nn.Module):
         """Teacher probabilities per view, ``(n_global, B, K)`` float32."""
         temp = self.teacher_temp(it)
         if self.centering == "ema":
-            return {v: centered_softmax(z.detach(), self.center, temp) for v, z in teacher_out.items()}
+            return {v: centered_softmax(z.detach(), self.center_of(v), temp) for v, z in teacher_out.items()}
         views = list(teacher_out)
         flat = torch.cat([teacher_out[v].detach().reshape(-1, teacher_out[v].shape[-1]) for v in views])
         q = sinkhorn_knopp(flat, temp, self.sinkhorn_iters)
@@ -122,6 +129,9 @@ class MADLoss(nn.Module):
                 total = weighted if total is None else total + weighted
                 names.append(_SHORT[t] + _SHORT[s])
                 values.append(term.detach())
-        if self.centering == "ema":
+        if self.centering == "ema" and self.center_per_view:
+            for v, z in teacher_out.items():
+                ema_center_update(self.center_of(v), z.reshape(-1, z.shape[-1]), self.center_momentum)
+        elif self.centering == "ema":
             ema_center_update(self.center, torch.cat([z.reshape(-1, z.shape[-1]) for z in teacher_out.values()]), self.center_momentum)
         return total, dict(zip(names, torch.stack(values).tolist()))

@@ -54,7 +54,8 @@ def build_loss(cfg: dict, sched: Schedules) -> MADLoss:
     ls = cfg["loss"]
     weights = {"mu": 0.0, "um": 0.0} if cfg["train"]["views"] == "separate" else None
     return MADLoss(int(cfg["head"]["out_dim"]), float(ls["alpha"]), float(ls["student_temp"]), sched.teacher_temp,
-                   str(ls["centering"]), float(ls["center_momentum"]), int(ls["sinkhorn_iters"]), weights=weights)
+                   str(ls["centering"]), float(ls["center_momentum"]), int(ls["sinkhorn_iters"]), weights=weights,
+                   center_per_view=bool(ls.get("center_per_view", False)))
 
 
 def build_parts(cfg: dict, in_chans: int, sizes: dict[str, int]) -> tuple[ViewsForward, ViewsForward]:

@@ -110,9 +110,7 @@ def train_step(ctx: StepContext, views: dict[str, torch.Tensor], it: int) -> dic
     ctx.opt.step()
     update_teacher(ctx.student if ctx.dist.mode == "fsdp" else D.unwrap(ctx.student), ctx.teacher, sv["mom"])
 
-    center = getattr(ctx.loss, "center", None)
     first = t_out[ctx.teacher_views[0]]
-    metrics.update(teacher_stats(first, center if center is not None and center.numel() > 1 else None,
-                                 sv["teacher_temp"]))
+    metrics.update(teacher_stats(first, ctx.loss.center_of(ctx.teacher_views[0]), sv["teacher_temp"]))
     metrics.update(lr=sv["lr"], wd=sv["wd"], momentum=sv["mom"], teacher_temp=sv["teacher_temp"])
     return metrics
