@@ -79,6 +79,16 @@ def pretrain(store: str | Path, cfg: dict, out_dir: str | Path, resume: bool = F
             torch.distributed.destroy_process_group()
 
 
+def _export(teacher_run, dist, cfg: dict, vs: ViewStore, sizes: dict[str, int], where: Path) -> str | None:
+    """Export the teacher (every rank takes part in gathering it; the main rank writes ``where``)."""
+    full = D.full_state_dict(teacher_run, dist)
+    if not dist.is_main:
+        return None
+    net = build_multiview(cfg, vs.n_channels, max(sizes.values()))
+    net.load_state_dict({k[len("net."):]: v for k, v in full.items()})
+    return str(export_teacher(net, cfg, vs.channel_names, where, sizes["morph"], sizes["micro"]))
+
+
 def _pretrain(store, cfg, out_dir, resume, max_steps, init_weights, progress, stop_after) -> dict:
     t_start = time.perf_counter()
     out_dir = Path(out_dir)
@@ -193,6 +203,7 @@ def _pretrain(store, cfg, out_dir, resume, max_steps, init_weights, progress, st
     total = plan.total_iters
     end = total if stop_after is None else min(total, int(stop_after))
     it, last_eval, metrics = start_it, dict(init_probe), {}
+    snapshots = {int(v) for v in (tr.get("snapshot_steps") or [])}
     window, t_window = [], time.perf_counter()
     bar = TrainProgress(total, start_it, enabled=progress and dist.is_main)
     try:
@@ -215,6 +226,8 @@ def _pretrain(store, cfg, out_dir, resume, max_steps, init_weights, progress, st
                     log.log(it, epoch, last_eval, prefix="eval/")
                 if it % int(tr["ckpt_every"]) == 0 or it == end:
                     checkpoint(it)
+                if it in snapshots and it < total:
+                    _export(teacher_run, dist, cfg, vs, sizes, out_dir / "snapshots" / f"step_{it:06d}")
                 bar.update(it, metrics, last_eval)
     finally:
         bar.close()
@@ -227,12 +240,7 @@ def _pretrain(store, cfg, out_dir, resume, max_steps, init_weights, progress, st
                "final_train": {k: v for k, v in metrics.items()}, "init_probe": init_probe, "final_probe": last_eval,
                "export": None}
     if it >= total:
-        full = D.full_state_dict(teacher_run, dist)
-        if dist.is_main:
-            net = build_multiview(cfg, vs.n_channels, max(sizes.values()))
-            net.load_state_dict({k[len("net."):]: v for k, v in full.items()})
-            summary["export"] = str(export_teacher(net, cfg, vs.channel_names, out_dir / "export",
-                                                   sizes["morph"], sizes["micro"]))
+        summary["export"] = _export(teacher_run, dist, cfg, vs, sizes, out_dir / "export")
     if dist.is_main:
         atomic_write_text(out_dir / "summary.json", json.dumps(summary, indent=2, default=float))
     D.barrier(dist)
