@@ -19,9 +19,12 @@ def evaluate_cmd(
     key: Optional[str] = typer.Option(None, "--key", help="obsm key of the embedding (default: uns['madcell']['embedding_key'])."),
     config: Optional[str] = typer.Option(None, "--config", "-c", help="Preset name or YAML file (default: default.yaml)."),
     set_: Optional[List[str]] = typer.Option(None, "--set", help="Config override section.key=value (repeatable), e.g. --set evaluate.bootstrap=200."),
+    within: Optional[str] = typer.Option(None, "--within", help="Also score every --label (except this column) inside each group of this obs column, e.g. cell_type."),
+    within_classes: Optional[str] = typer.Option(None, "--within-classes", help="With --within: also score restricted to these classes (comma-separated), e.g. macrophage_TAM,macrophage_stromal."),
 ) -> None:
     """Clustering (k-means/Leiden ARI, NMI, purity), kNN/linear/MLP probes, cross-view Recall@K, gene
-    decoding (per-gene Pearson, MAE), CCA against expression and patch heterogeneity."""
+    decoding (per-gene Pearson, MAE), CCA against expression and patch heterogeneity; with --within, the
+    kNN/linear probes of each label inside each group of another column (per group and their mean)."""
     from madcell.config import load_config
     from madcell.decode import read_embedding
     from madcell.evaluate import evaluate_anndata, write_metrics
@@ -29,7 +32,11 @@ def evaluate_cmd(
 
     cfg = load_config(config, set_ or None)
     adata = read_embedding(emb)
-    res = evaluate_anndata(adata, label or [], genes, cfg, key)
+    labels = label or []
+    groups = {lab: within for lab in labels if within and lab != within}
+    classes = [c.strip() for c in within_classes.split(",") if c.strip()] if within_classes else None
+    res = evaluate_anndata(adata, labels, genes, cfg, key, within=groups,
+                           within_classes={lab: classes for lab in groups} if classes else None)
     path = write_metrics(res, out)
     console.print(format_metric_table({res["method"]: res}), highlight=False, markup=False)
     console.print(f"{res['timing_s']['total']:.1f} s -> {path}", highlight=False)

@@ -1,5 +1,6 @@
 """Writing evaluation results: metrics.json (the full nested result), metrics.csv (one row per scalar
-metric: dotted path, mean, lo, hi; vector metrics get an index suffix) and per_gene.csv."""
+metric: dotted path, mean, lo, hi; vector metrics get an index suffix), per_gene.csv and
+bootstrap.npz (:mod:`.samples`). Keys starting with ``_`` are in-memory only."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ def flatten_metrics(result: dict, prefix: str = "") -> list[dict]:
     rows = []
     for k, v in result.items():
         path = f"{prefix}{k}"
-        if k == "per_gene":
+        if k == "per_gene" or str(k).startswith("_"):
             continue
         if is_ci(v):
             if isinstance(v["mean"], list):
@@ -58,10 +59,17 @@ def per_gene_table(result: dict) -> pd.DataFrame | None:
 
 
 def write_metrics(result: dict, out_dir: str | Path) -> Path:
-    """Write metrics.json, metrics.csv and (with genes) per_gene.csv into ``out_dir``."""
+    """Write metrics.json, metrics.csv, (with genes) per_gene.csv and (when the result kept them)
+    bootstrap.npz, the bootstrap samples for paired comparisons, into ``out_dir``."""
+    from madcell.evaluate.samples import write_samples
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "metrics.json", json.dumps(_clean(result), indent=2))
+    log = result.get("_samples")
+    atomic_write_text(out / "metrics.json", json.dumps(_clean({k: v for k, v in result.items() if not str(k).startswith("_")}),
+                                                       indent=2))
+    if log is not None:
+        write_samples(log, out)
     with atomic_path(out / "metrics.csv") as tmp:
         pd.DataFrame(flatten_metrics(result), columns=["metric", "mean", "lo", "hi"]).to_csv(tmp, index=False)
     pg = per_gene_table(result)

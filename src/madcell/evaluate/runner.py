@@ -3,8 +3,10 @@
 Probes (kNN, linear, MLP, gene decoders, CCA) use group-aware folds (:mod:`.splits`): fit on the
 training folds, scored on the held-out fold, averaged over folds x seeds; CIs come from one shared
 stratified bootstrap of cells (:mod:`.bootstrap`). Clustering and retrieval are unsupervised and are
-bootstrapped over all labelled cells. ``write_metrics`` writes metrics.json (everything),
-metrics.csv (one row per scalar) and per_gene.csv.
+bootstrapped over all labelled cells. ``within`` scores a label inside the groups of another
+(:mod:`.within`). The bootstrap samples of the headline numbers are kept (:mod:`.samples`) for paired
+comparisons between methods. ``write_metrics`` writes metrics.json (everything), metrics.csv (one row
+per scalar), per_gene.csv and bootstrap.npz.
 """
 
 from __future__ import annotations
@@ -18,9 +20,13 @@ import numpy as np
 from madcell.decode.anndata_decode import check_labels, embedding_of, label_values, resolve_genes
 from madcell.decode.transforms import transform_expression, transform_label
 from madcell.evaluate import cca as cca_mod
-from madcell.evaluate import clustering, genes as genes_mod, heterogeneity as het, probes, retrieval
+from madcell.errors import InputError
+from madcell.evaluate import clustering, genes as genes_mod, heterogeneity as het, retrieval
 from madcell.evaluate.bootstrap import bootstrap_weights, fold_bootstrap, fold_samples, mean_over_last, summarise
+from madcell.evaluate.labels import label_metrics
+from madcell.evaluate.samples import SampleLog, weights_fingerprint
 from madcell.evaluate.splits import make_splits, resolve_split, slides_of
+from madcell.evaluate.within import within_metrics
 from madcell.utils.device import single_threaded
 
 
@@ -33,41 +39,6 @@ def _sections(cfg: Mapping | None) -> tuple[dict, dict, int]:
     elif cfg is not None:
         full = merge(full, {"evaluate": dict(cfg)}, "evaluate config")
     return dict(full["evaluate"]), dict(full["decode"]), int(full["prepare"]["micro_size"])
-
-
-def _label_metrics(X, y, known, splits, W, clusters, ec, dc) -> dict:
-    yk = y[known].astype(str)
-    classes = np.unique(yk)
-    out: dict = {"n_cells": int(known.sum()), "n_classes": int(len(classes))}
-    if len(classes) < 2:
-        out["skipped"] = "fewer than two classes"
-        return out
-    Wk = W[:, known]
-    ci = float(ec["ci"])
-    for name, lab in (("kmeans", clusters["kmeans"](len(classes))), ("leiden", clusters["leiden"])):
-        pt = clustering.clustering_scores(yk, lab[known], np.ones((1, len(yk))))
-        bs = clustering.clustering_scores(yk, lab[known], Wk)
-        out[name] = {m: summarise(pt[m][0], bs[m], ci) for m in pt}
-        out[name]["n_clusters"] = int(len(np.unique(lab[known])))
-    ys = y.astype(str)
-    preds: dict[str, list] = {"knn": [], "linear": []}
-    if ec["mlp_probe"]:
-        preds["mlp"] = []
-    decoder_seeds = set(int(v) for v in ec["seeds"][: max(1, int(ec["decoder_seeds"]))])
-    for s in splits:
-        tr, te = s.train[known[s.train]], s.test[known[s.test]]
-        if len(te) == 0 or len(tr) == 0:
-            continue
-        preds["knn"].append((te, probes.knn_predict(X[tr], ys[tr], X[te], int(ec["knn_k"]))))
-        preds["linear"].append((te, probes.linear_predict(X[tr], ys[tr], X[te], float(ec["linear_C"]), int(ec["linear_max_iter"]))))
-        if "mlp" in preds and s.seed in decoder_seeds:
-            dcs = {**dc, "seed": int(dc["seed"]) + s.seed}
-            preds["mlp"].append((te, probes.mlp_predict(X, y, tr, te, dcs)))
-    for name, folds in preds.items():
-        acc = [(te, probes.accuracy_fn(p.astype(str) == ys[te])) for te, p in folds]
-        bal = [(te, probes.balanced_accuracy_fn(ys[te], p.astype(str) == ys[te])) for te, p in folds]
-        out[name] = {"accuracy": fold_bootstrap(acc, W, ci), "balanced_accuracy": fold_bootstrap(bal, W, ci)}
-    return out
 
 
 def _micro_half_side(adata: ad.AnnData, default_micro_size: int) -> np.ndarray | None:
@@ -86,19 +57,40 @@ def _micro_half_side(adata: ad.AnnData, default_micro_size: int) -> np.ndarray |
     return half if np.all(np.isfinite(half)) and np.all(half > 0) else None
 
 
+def _check_within(adata: ad.AnnData, labels: Sequence[str], within: Mapping | None,
+                  within_classes: Mapping | None) -> tuple[dict, dict]:
+    within = {str(k): str(v) for k, v in (within or {}).items() if str(k) != str(v)}
+    for lab, grp in within.items():
+        if lab not in labels:
+            raise InputError("--within", f"label '{lab}' is not among the scored labels ({', '.join(labels) or 'none'})")
+        if grp not in adata.obs.columns:
+            raise InputError("--within", f"obs has no grouping column '{grp}' (has: {', '.join(map(str, adata.obs.columns))})")
+    classes = {str(k): [str(c) for c in v] for k, v in (within_classes or {}).items() if v}
+    return within, classes
+
+
 @single_threaded
 def evaluate_anndata(adata: ad.AnnData, labels: Sequence[str], genes: str | Sequence[str] | None = "all",
-                     cfg: Mapping | None = None, key: str | None = None) -> dict:
+                     cfg: Mapping | None = None, key: str | None = None, within: Mapping[str, str] | None = None,
+                     within_classes: Mapping[str, Sequence[str]] | None = None) -> dict:
     """Nested metrics; every leaf is ``{"mean", "lo", "hi"}``. ``cfg``: full config, or the
-    ``evaluate`` section (overrides of default.yaml)."""
+    ``evaluate`` section (overrides of default.yaml).
+
+    ``within``: ``{label: grouping column}``, e.g. ``{"subtype": "cell_type"}``: the label is also
+    scored inside each group (``labels.<label>.within_<column>``); ``within_classes``: ``{label:
+    [class, ...]}`` adds the same restricted to those classes (``within_<column>_selected``).
+    The result's ``_samples`` (a :class:`~madcell.evaluate.samples.SampleLog`, not JSON) holds the
+    bootstrap samples of the headline numbers; ``write_metrics`` stores it as bootstrap.npz."""
     ec, dc, micro_size = _sections(cfg)
     t0 = time.perf_counter()
     X, key = embedding_of(adata, key)
     labels = check_labels(adata, labels)
+    within, within_classes = _check_within(adata, labels, within, within_classes)
     gene_list = resolve_genes(adata, genes)
     n, ci, seed = adata.n_obs, float(ec["ci"]), int(ec["seed"])
     _, strata = np.unique(slides_of(adata), return_inverse=True)
     W = bootstrap_weights(n, int(ec["bootstrap"]), seed, strata)
+    log = SampleLog(weights_fingerprint(adata.obs_names, int(ec["bootstrap"]), seed, strata), ci)
     splits = make_splits(adata, ec)
     info = adata.uns.get("madcell", {})
     res: dict = {"method": info.get("method", key), "embedding_key": key, "n_cells": int(n), "dim": int(X.shape[1]),
@@ -118,7 +110,15 @@ def evaluate_anndata(adata: ad.AnnData, labels: Sequence[str], genes: str | Sequ
     for col in labels:
         y = label_values(adata, col)
         known = np.array([v is not None for v in y])
-        res["labels"][col] = _label_metrics(X, y, known, splits, W, clusters, ec, dc)
+        node = res["labels"][col] = label_metrics(X, y, known, splits, W, clusters, ec, dc, log, f"labels.{col}")
+        if col in within and "skipped" not in node:
+            grp = within[col]
+            groups = label_values(adata, grp)
+            path = f"labels.{col}.within_{grp}"
+            node[f"within_{grp}"] = within_metrics(X, y, groups, splits, W, ec, log, path)
+            if col in within_classes:
+                node[f"within_{grp}_selected"] = within_metrics(X, y, groups, splits, W, ec, log, f"{path}_selected",
+                                                               within_classes[col])
     res["timing_s"]["labels"] = time.perf_counter() - tick
     morph, micro = f"{key}_morph", f"{key}_micro"
     if morph in adata.obsm and micro in adata.obsm and adata.obsm[morph].shape == adata.obsm[micro].shape:
@@ -127,18 +127,28 @@ def evaluate_anndata(adata: ad.AnnData, labels: Sequence[str], genes: str | Sequ
         res["retrieval"] = {"query": "morph", "gallery": "micro", "n_cells": int(n)}
         for k, h in hits.items():
             pt = h.mean()
-            res["retrieval"][f"recall@{k}"] = summarise(pt, (W @ h.astype(np.float32)) / W.sum(1), ci)
+            res["retrieval"][f"recall@{k}"] = log.summary(f"retrieval.recall@{k}", pt, (W @ h.astype(np.float32)) / W.sum(1))
             res["retrieval"][f"chance@{k}"] = retrieval.chance_recall(n, k)
         res["timing_s"]["retrieval"] = time.perf_counter() - tick
     if gene_list:
         tick = time.perf_counter()
-        res.update(_gene_families(adata, X, gene_list, labels, splits, W, ec, dc, micro_size))
+        res.update(_gene_families(adata, X, gene_list, labels, splits, W, ec, dc, micro_size, log))
         res["timing_s"]["genes"] = time.perf_counter() - tick
     res["timing_s"]["total"] = time.perf_counter() - t0
+    res["_samples"] = log
     return res
 
 
-def _gene_families(adata, X, gene_list, labels, splits, W, ec, dc, micro_size) -> dict:
+def _mean_samples(point: np.ndarray, samples: np.ndarray) -> tuple[float, np.ndarray]:
+    """Point and (B,) samples of the mean over the last axis (as :func:`mean_over_last` summarises)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return float(np.nanmean(point)), np.nanmean(samples, axis=-1)
+
+
+def _gene_families(adata, X, gene_list, labels, splits, W, ec, dc, micro_size, log: SampleLog) -> dict:
     ci = float(ec["ci"])
     cols = adata.var_names.get_indexer(gene_list)
     Y = transform_expression(adata.X, dc["gene_transform"], cols)
@@ -148,7 +158,8 @@ def _gene_families(adata, X, gene_list, labels, splits, W, ec, dc, micro_size) -
     pear = fold_samples([(t, genes_mod.pearson_fn(Y[t], p)) for t, p in zip(tests, preds)], W)
     mae = fold_samples([(t, genes_mod.mae_fn(Y[t], p)) for t, p in zip(tests, preds)], W)
     g = {"transform": dc["gene_transform"], "space": transform_label(dc["gene_transform"]), "n_genes": len(gene_list),
-         "pearson": mean_over_last(*pear, ci), "mae": mean_over_last(*mae, ci),
+         "pearson": log.summary("genes.pearson", *_mean_samples(*pear)),
+         "mae": log.summary("genes.mae", *_mean_samples(*mae)),
          "per_gene": {"gene": list(gene_list), "pearson": summarise(*pear, ci), "mae": summarise(*mae, ci)}}
     out: dict = {"genes": g}
     # CCA between embedding and expression
@@ -169,7 +180,7 @@ def _gene_families(adata, X, gene_list, labels, splits, W, ec, dc, micro_size) -
                 w_ok = s.test[ok]
                 cent[col].append((w_ok, cca_mod.centroid_alignment_fn(U[ok], V[ok], y[ok].astype(str))))
     corr, null = fold_samples(folds_corr, W), fold_samples(folds_null, W)
-    cc = {"canonical_corr": summarise(*corr, ci), "mean_corr": mean_over_last(*corr, ci),
+    cc = {"canonical_corr": summarise(*corr, ci), "mean_corr": log.summary("cca.mean_corr", *_mean_samples(*corr)),
           "null_canonical_corr": summarise(*null, ci), "null_mean_corr": mean_over_last(*null, ci), "centroids": {}}
     for col, folds in cent.items():
         if folds:

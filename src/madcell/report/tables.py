@@ -1,6 +1,9 @@
 """Markdown metric tables: rows = methods, cells = "mean [lo, hi]" (95 % bootstrap CI).
 
-One table per label column (clustering and probes depend on the label), then one table of the
+One table per label column (clustering and probes depend on the label; with ``within`` scoring, the
+kNN / linear accuracy inside the groups of another column sit next to the whole-population ones),
+one table per within-group scoring with each group's own numbers (restricted classes preferred: the
+question a reader asks is "macrophage: TAM vs stromal", not the mean), then one table of the
 label-free families (cross-view Recall@K with chance, gene decoding, CCA).
 """
 
@@ -44,18 +47,46 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def _within_keys(results: Mapping[str, Mapping], lab: str) -> list[str]:
+    return list(dict.fromkeys(k for r in results.values() for k in get_path(r, ("labels", lab)) or {}
+                              if str(k).startswith("within_")))
+
+
+def _group_table(results: Mapping[str, Mapping], lab: str, wk: str) -> str | None:
+    """Per group of one within-scoring: kNN and linear accuracy of each group, rows = methods."""
+    groups = list(dict.fromkeys(g for r in results.values() for g in get_path(r, ("labels", lab, wk, "groups")) or {}))
+    if not groups:
+        return None
+    cols = [(f"{g} {p}", ("labels", lab, wk, "groups", g, probe, "accuracy"))
+            for g in groups for p, probe in (("kNN", "knn"), ("linear", "linear"))]
+    rows = [[m] + [fmt_ci(get_path(r, p)) for _, p in cols] for m, r in results.items()]
+    first = next(r for r in results.values() if get_path(r, ("labels", lab, wk, "groups")))
+    node = first["labels"][lab][wk]
+    chance = ", ".join(f"{g} {node['groups'][g]['chance']:.3f}" for g in groups if g in node["groups"])
+    what = f"classes {', '.join(node['classes'])}" if node.get("classes") else "all classes"
+    skipped = "; skipped: " + ", ".join(f"{g} ({why})" for g, why in node["skipped"].items()) if node.get("skipped") else ""
+    return (f"**{lab} within each {wk.removeprefix('within_').removesuffix('_selected')}** ({what}; accuracy, "
+            f"mean [95 % CI])\n\n" + _table(["method"] + [n for n, _ in cols], rows)
+            + f"\n\nMajority-class chance per group: {chance}{skipped}")
+
+
 def format_metric_table(results: Mapping[str, Mapping], labels: Sequence[str] | None = None) -> str:
     """Markdown tables for ``{method: evaluate_anndata result}`` (metrics.json contents)."""
     if labels is None:
         labels = list(dict.fromkeys(lab for r in results.values() for lab in r.get("labels", {})))
     parts = []
     for lab in labels:
-        cols = [(n, p) for n, p in LABEL_COLUMNS
+        within = _within_keys(results, lab)
+        extra = [(f"{n} {wk.replace('_', ' ', 1).replace('_selected', ' (selected)')}", (wk, probe, "accuracy"))
+                 for wk in within for n, probe in (("kNN acc", "knn"), ("linear acc", "linear"))]
+        cols = [(n, p) for n, p in LABEL_COLUMNS + extra
                 if any(get_path(r, ("labels", lab) + p) is not None for r in results.values())]
         if not cols:
             continue
         rows = [[m] + [fmt_ci(get_path(r, ("labels", lab) + p)) for _, p in cols] for m, r in results.items()]
         parts.append(f"**{lab}** (mean [95 % CI])\n\n" + _table(["method"] + [n for n, _ in cols], rows))
+        shown = [wk for wk in within if wk.endswith("_selected")] or within
+        parts += [t for t in (_group_table(results, lab, wk) for wk in shown) if t]
     cols = [(n, p) for n, p in SHARED_COLUMNS if any(get_path(r, p) is not None for r in results.values())]
     if cols:
         rows = []
@@ -64,7 +95,7 @@ def format_metric_table(results: Mapping[str, Mapping], labels: Sequence[str] | 
         chance = next((r["retrieval"] for r in results.values() if "retrieval" in r), None)
         note = ""
         if chance is not None and any(n.startswith("R@") for n, _ in cols):
-            note = "\n\nRecall@K chance level: " + ", ".join(
+            note = "\n\nRecall@K chance level (K / n; ties count against the true match): " + ", ".join(
                 f"R@{k.split('@')[1]} = {v:.4f}" for k, v in chance.items() if k.startswith("chance@"))
         parts.append("**label-free metrics** (mean [95 % CI])\n\n" + _table(["method"] + [n for n, _ in cols], rows) + note)
     return "\n\n".join(parts) if parts else "(no metrics)"
