@@ -13,6 +13,7 @@ madcell layout (``attrs['layout'] == "madcell-views/1"``)::
     edge             (N,)  bool, the microenvironment window reached past the slide (zero-padded)
     obs/<column>     (N,)  every label / annotation column of the cell table (str or numeric)
     expression/      optional AnnData (anndata's on-disk group), obs_names == cell_ids
+    truth/<group>    optional (N, d) float32 ground-truth features (:mod:`madcell.data.truth`)
     attrs: layout, madcell_version, channel_names (JSON), params (JSON: every preprocessing
            parameter), slides (JSON: per slide pixel size, source path, shape, channel clip values)
 
@@ -32,6 +33,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
+from madcell.data.truth import read_truth, truth_groups
 from madcell.errors import InputError
 from madcell.utils.atomic import atomic_path
 
@@ -219,6 +221,7 @@ class ViewStore:
         self.dtype = np.dtype(m.dtype)
         self.has_expression = "expression" in h5
         self.label_columns = sorted(h5["obs"].keys()) if "obs" in h5 else []
+        self.truth_groups = truth_groups(h5)
 
     # -- handles ----------------------------------------------------------------------------
     @property
@@ -315,6 +318,10 @@ class ViewStore:
         from anndata.io import read_elem
 
         return read_elem(self.h5["expression"])
+
+    def truth(self) -> dict[str, pd.DataFrame]:
+        """Ground-truth feature matrices ``{group: (N, d) frame}`` in store order ({} if none)."""
+        return read_truth(self.h5)
 
 
 def write_reference_layout(store: ViewStore, path: str | Path, chunk: int = 1024) -> None:

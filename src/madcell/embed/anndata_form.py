@@ -2,6 +2,8 @@
 
 ``obsm[key]``        the cell embedding used downstream (MAD: ``X_mad`` = [morph CLS | micro CLS])
 ``obsm[key+'_morph']`` / ``obsm[key+'_micro']``  per-view parts when the encoder has two views
+``obsm['truth_<group>']`` ground-truth features when the store has them (synthetic tissues:
+                     ``truth_morph``, ``truth_context``; column names in ``uns['madcell']['truth_columns']``)
 ``obsm['spatial']``  centroid in µm (pixels, with ``uns['madcell']['spatial_unit'] == 'px'``, when
                      the pixel size is unknown)
 ``obs``              index = cell id; ``slide``, ``x_px``, ``y_px``, ``edge`` and every label column
@@ -45,6 +47,9 @@ def embedding_to_anndata(
         adata = ad.AnnData(obs=obs, X=np.zeros((n, 0), dtype=np.float32))
     for k, v in embeddings.items():
         adata.obsm[k] = np.asarray(v, dtype=np.float32)
+    truth = store.truth()
+    for g, df in truth.items():
+        adata.obsm[f"truth_{g}"] = df.to_numpy(np.float32)
     um = obs[["x_um", "y_um"]].to_numpy() if "x_um" in obs else np.full((n, 2), np.nan)
     unit = "um"
     if np.isnan(um).any():
@@ -61,6 +66,7 @@ def embedding_to_anndata(
         "channel_names": list(store.channel_names),
         "morph_size": int(store.morph_size),
         "micro_size": int(store.micro_size),
+        **({"truth_columns": {g: list(df.columns) for g, df in truth.items()}} if truth else {}),
         **(info or {}),
     }
     return adata

@@ -106,6 +106,7 @@ class SlideData:
     expression: "object | None" = None  # anndata.AnnData
     transcripts: pd.DataFrame | None = None
     meta: dict = field(default_factory=dict)
+    truth: pd.DataFrame | None = None  # ground-truth features, rows as ``cells`` (madcell.io.truth)
 
     @property
     def n_cells(self) -> int:

@@ -10,6 +10,8 @@ Layout (file names can be overridden by the options ``image``, ``labels``, ``pol
     cells.parquet | cells.csv                           optional: cell_id, label, x_px/y_px or x_um/y_um,
                                                         any further columns = labels (cell_type, niche, ...)
     expression.h5ad | expression.h5 | expression.csv    optional, aligned to the cell ids
+    truth.parquet | truth.csv                           optional ground-truth features (madcell.io.truth;
+                                                        the synthetic generator writes one), never labels
 
 Without a cell table the cells come from the mask (``cell_id = str(label)``, pixel centroids).
 The pixel size comes from ``pixel_size_um`` or else the OME metadata.
@@ -29,8 +31,9 @@ from madcell.io.expression import align_expression, read_expression
 from madcell.io.images import open_image, open_labels
 from madcell.io.options import check_options, micron_to_pixel
 from madcell.io.polygons import polygon_cells, read_polygon_file
+from madcell.io.truth import TRUTH_NAMES, read_truth
 
-OPTIONS = {"image", "labels", "polygons", "cells", "expression", "polygon_units"}
+OPTIONS = {"image", "labels", "polygons", "cells", "expression", "truth", "polygon_units"}
 IMAGE_NAMES = ("image.ome.tif", "image.ome.tiff", "image.tif", "image.tiff", "image.png", "image.jpg", "image.jpeg")
 LABEL_NAMES = ("labels.tif", "labels.tiff", "labels.npy", "labels.png")
 POLYGON_NAMES = ("polygons.parquet", "polygons.csv", "polygons.geojson")
@@ -130,8 +133,10 @@ def read_generic(path: str | Path, options: dict | None = None) -> list[SlideDat
     cells = add_um(check_cells(cells, cells_path or seg_path), pixel_size, origin)
     expr_path = _find(folder, opts.get("expression"), EXPRESSION_NAMES)
     expression = align_expression(read_expression(expr_path), cells["cell_id"], expr_path) if expr_path else None
+    truth_path = _find(folder, opts.get("truth"), TRUTH_NAMES)
+    truth = read_truth(truth_path, cells["cell_id"]) if truth_path else None
     slide_id = str(opts.get("slide_id") or folder.resolve().name)
     return [SlideData(image=image, labels=labels, cells=cells, pixel_size_um=pixel_size, slide_id=slide_id,
-                      source=folder, expression=expression,
+                      source=folder, expression=expression, truth=truth,
                       meta={"format": "generic", "image": str(image_path), "segmentation": str(seg_path),
                             "origin_um": tuple(origin), "dropped_cells": dropped})]

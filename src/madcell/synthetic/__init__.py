@@ -2,7 +2,7 @@
 
 ``make_tissue(out_dir, n_cells, seed, modality, difficulty, pixel_size_um)`` writes the same kind of
 folder a user has (``image.ome.tif``, ``labels.tif``, ``cells.parquet``, ``expression.h5ad``, and
-``synth.json`` with every parameter), so every madcell stage can be run and checked end to end
+``synth.json`` with every parameter; plus ``truth.parquet``, features no real folder has), so every madcell stage can be run and checked end to end
 without downloading data. Nothing here is tuned to make any method win; the signals are these:
 
 Tissue layout (:mod:`.geometry`, :mod:`.layout`)
@@ -45,6 +45,10 @@ Pixels (:mod:`.render`, :mod:`.writer`)
     halo and written through tifffile's tile iterator, so memory does not grow with the slide.
     Both images are (C, Y, X) OME-TIFFs of separate planes (H&E too, so the channel names R, G, B
     survive in the OME metadata), tiled 256 x 256, zlib-compressed.
+Ground truth (:mod:`.truth`)
+    ``truth.parquet``: per-cell morphology parameters as drawn and the type composition of the
+    K = 25 nearest cells (what the microenvironment view holds) — features for oracle embeddings,
+    never label columns.
 Determinism
     Every random draw comes from a generator keyed by the seed (and by block position for noise),
     so the same seed gives identical arrays whatever ``workers`` (labels and noise-free signal do not
@@ -58,6 +62,6 @@ from madcell.synthetic.params import CELL_TYPES, CHANNELS, HE_CHANNELS, NICHES
 from madcell.synthetic.tissue import make_tissue
 
 LABEL_COLUMNS = ["cell_type", "niche", "subtype"]
-OUTPUT_FILES = ["image.ome.tif", "labels.tif", "cells.parquet", "expression.h5ad", "synth.json"]
+OUTPUT_FILES = ["image.ome.tif", "labels.tif", "cells.parquet", "expression.h5ad", "truth.parquet", "synth.json"]
 
 __all__ = ["make_tissue", "LABEL_COLUMNS", "OUTPUT_FILES", "CELL_TYPES", "NICHES", "CHANNELS", "HE_CHANNELS"]

@@ -19,6 +19,7 @@ from madcell.synthetic.params import (
 )
 from madcell.synthetic.render import Renderer
 from madcell.synthetic.shapes import make_shapes
+from madcell.synthetic.truth import TRUTH_FILE, truth_table
 from madcell.synthetic.writer import TileSpool, write_tiff
 from madcell.utils.atomic import atomic_path, atomic_write_text
 
@@ -140,6 +141,8 @@ def make_tissue(out_dir: str | Path, n_cells: int | None = None, seed: int | Non
     f_t, f_i = neighbour_fractions(layout.x_um, layout.y_um, layout.cell_type, int(s["gene_k_neighbors"]))
     rates = log_rates(layout.cell_type, f_t, f_i, layout.proliferating)
     counts = sample_counts(rates, area, float(s["library_size"]), float(s["dispersion"]), np.random.default_rng([seed, 3]))
+    with atomic_path(out / TRUTH_FILE) as tmp:  # ground-truth features (no random draw: see .truth)
+        truth_table(ids, layout, shapes, levels, ps).to_parquet(tmp, index=False)
     _write_tables(out, cells, counts, s, {"n_cells": n, "width_px": W, "height_px": H,
                                           "width_um": layout.geometry.width_um, "madcell_version": __version__,
                                           "channels": list(names), "genes": gene_names(),

@@ -19,6 +19,7 @@ import numpy as np
 
 from madcell.config import default_config, load_config, merge
 from madcell.data.store import create_store, encode_view
+from madcell.data.truth import write_truth
 from madcell.errors import InputError
 from madcell.io.base import SlideData
 from madcell.views import geometry, table
@@ -154,6 +155,7 @@ def prepare_slides(slides: Sequence[SlideData], out: str | Path, cfg: dict, work
             "micro_side_px": {"median": int(np.median(sides)), "min": int(sides.min()), "max": int(sides.max())},
         }
     expression = table.merged_expression(slides, cell_ids, orders)
+    truth = table.merged_truth(slides, orders)
     params = dict(cfg, workers=None, view_order="slide, then tile row-major (quadrants when split), then table order",
                   micro_rule="side = sqrt(pi) * d_K (median over the slide for per_slide)",
                   resize="torch bilinear, antialiased when shrinking; mask nearest-exact",
@@ -177,6 +179,8 @@ def prepare_slides(slides: Sequence[SlideData], out: str | Path, cfg: dict, work
             results.close()  # stops the worker pool at once on an error
         if expression is not None:
             writer.set_expression(expression)
+        if truth is not None:
+            write_truth(writer.h5, truth)
     return out
 
 

@@ -6,7 +6,8 @@
 * Label columns are the union over slides. A column is stored as strings if it is text (or
   categorical) in any slide, else as its numeric type; a numeric column some slide lacks becomes
   float64 with NaN there, a text column gets "".
-* Expression is attached only when every slide has it, restricted to the genes all slides share.
+* Expression is attached only when every slide has it, restricted to the genes all slides share;
+  ground-truth features (:mod:`madcell.io.truth`) likewise, restricted to the shared columns.
 """
 
 from __future__ import annotations
@@ -101,3 +102,12 @@ def merged_expression(slides: Sequence[SlideData], ids: Sequence[np.ndarray], or
     if dropped:
         warnings.warn(f"expression keeps the {len(genes)} genes shared by all slides")
     return ad.concat(parts, join="inner", merge="same")
+
+
+def merged_truth(slides: Sequence[SlideData], orders: Sequence[np.ndarray]) -> pd.DataFrame | None:
+    """Ground-truth features in store order (slide after slide, ``orders`` = table rows) or None."""
+    if not slides or any(s.truth is None for s in slides):
+        return None
+    cols = [c for c in slides[0].truth.columns if all(c in s.truth.columns for s in slides[1:])]
+    parts = [s.truth.iloc[order][cols] for s, order in zip(slides, orders)]
+    return pd.concat(parts, ignore_index=True) if cols else None
