@@ -14,7 +14,8 @@ def test_shipped_configs_load_and_embed_training_configs():
     syn = load_bench_config("bench-synthetic")
     assert set(syn["data"]["synthetic"]["difficulties"]) == {"easy", "hard"} and len(syn["data"]["synthetic"]["seeds"]) >= 2
     kinds = {s["kind"] for s in syn["methods"].values()}
-    assert kinds == {"mad", "concat", "baseline"}
+    assert kinds == {"mad", "concat", "baseline", "oracle"}
+    assert syn["data"]["within"] == {"subtype": "cell_type"} and "macrophage_TAM" in syn["data"]["within_classes"]["subtype"]
     views = {s["overrides"]["train"]["views"] for s in syn["methods"].values() if s["kind"] == "mad" and s["overrides"]}
     assert views == {"morph", "micro", "separate"}
     cfg = training_config(syn)  # the embedded training sections go through load_config

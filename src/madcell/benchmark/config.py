@@ -10,6 +10,12 @@ sections are the one protocol every method is scored with), and the methods::
       morph_only: {kind: mad, overrides: {train: {views: morph}}}
       concat:     {kind: concat, morph: morph_only, micro: micro_only}   # free: two embeddings joined
       vae:        {kind: baseline, baseline: vae, cfg: {epochs: 3}}      # madcell.baselines
+      oracle_morph: {kind: oracle, features: morph}   # synthetic ground truth as the embedding (ceiling)
+
+``data.within`` (``{label: grouping column}``) also scores a label inside each group of another
+(e.g. subtype within cell type); ``data.within_classes`` (``{label: [classes]}``) adds the same
+restricted to the named classes. ``verdicts`` lists the controls the reference method is compared
+with, paired, metric by metric (null: every other non-oracle method).
 
 Unknown keys are errors (as in every madcell config). ``BENCH_DEFAULTS`` / ``METHOD_DEFAULTS`` below
 are the schema with its defaults.
@@ -39,11 +45,14 @@ BENCH_DEFAULTS: dict = {
         },
         "labels": None,             # obs columns scored (null: every label column of the store)
         "genes": "all",             # evaluate's genes argument (all | none | list)
+        "within": None,             # {label: grouping column}: score the label inside each group too
+        "within_classes": None,     # {label: [class, ...]}: and restricted to these classes
     },
     "config": {"preset": None, "overrides": None},
     "methods": None,
     "fit_cells": "train_fold",      # baselines fit on: train_fold (evaluate's first split) | all
-    "reference": "mad",             # per-gene comparisons are drawn against this method
+    "reference": "mad",             # per-gene comparisons and verdicts are drawn against this method
+    "verdicts": None,               # controls the reference is compared with (null: all but oracles)
     "hest": {"enabled": True, "genes": "hvg", "n_genes": 50, "pca_dims": 256, "alpha": "hest"},
     # madcell.report.build_report (UMAPs, per-gene plots, spatial maps, training curves) per dataset:
     # first = the first dataset of each group, all, or none
@@ -54,7 +63,9 @@ METHOD_DEFAULTS: dict = {
     "mad": {"kind": "mad", "enabled": True, "overrides": None},
     "concat": {"kind": "concat", "enabled": True, "morph": None, "micro": None},
     "baseline": {"kind": "baseline", "enabled": True, "baseline": None, "cfg": None, "fit_cells": None},
+    "oracle": {"kind": "oracle", "enabled": True, "features": None},
 }
+ORACLE_FEATURES = ("morph", "context", "both")
 
 
 def _bench_file(name_or_path: str | Path) -> tuple[dict, str]:
@@ -72,6 +83,8 @@ def _check_method(name: str, spec: Mapping, label: str) -> dict:
 
         if out["baseline"] not in list_baselines():
             raise InputError(label, f"methods.{name}.baseline must be one of {', '.join(list_baselines())}")
+    if kind == "oracle" and out["features"] not in ORACLE_FEATURES:
+        raise InputError(label, f"methods.{name}.features must be one of {', '.join(ORACLE_FEATURES)}")
     if kind == "concat" and (not out["morph"] or not out["micro"]):
         raise InputError(label, f"methods.{name} (concat) needs 'morph' and 'micro' method names")
     return out
@@ -98,6 +111,12 @@ def load_bench_config(name_or_path: str | Path, overrides: Mapping | None = None
         raise InputError(label, "report.datasets must be first, all or none")
     if cfg["fit_cells"] not in ("train_fold", "all"):
         raise InputError(label, "fit_cells must be train_fold or all")
+    for key in ("within", "within_classes"):
+        if cfg["data"][key] is not None and not isinstance(cfg["data"][key], Mapping):
+            raise InputError(label, f"data.{key} must be a mapping of label -> " + ("grouping column" if key == "within" else "class list"))
+    unknown = [m for m in cfg["verdicts"] or [] if m not in cfg["methods"]]
+    if unknown:
+        raise InputError(label, f"verdicts names unknown method(s) {', '.join(map(str, unknown))}")
     syn = cfg["data"]["synthetic"]
     if cfg["data"]["store"] is None and (not syn or not syn["seeds"] or not syn["difficulties"]):
         raise InputError(label, "data.store is not set (set it to a view store, or pass --store) and there is "

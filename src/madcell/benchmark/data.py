@@ -10,6 +10,10 @@ from madcell.benchmark.cache import ArtefactCache, file_key, make_key
 from madcell.benchmark.methods import Dataset
 from madcell.errors import InputError
 
+# what a synthetic tissue folder holds beyond the spec: bumped when the generator writes new files
+# (here truth.parquet, which the oracle methods read), so cached tissues and stores are redone
+TISSUE_OUTPUT = "truth.parquet/1"
+
 
 def datasets(bench: Mapping, train_cfg: Mapping, cache: ArtefactCache, root: Path) -> list[Dataset]:
     data = bench["data"]
@@ -28,7 +32,7 @@ def datasets(bench: Mapping, train_cfg: Mapping, cache: ArtefactCache, root: Pat
             name = f"{difficulty}-s{seed}"
             spec = dict(n_cells=int(syn["cells"]), seed=int(seed), modality=syn["modality"], difficulty=difficulty,
                         **dict(syn["overrides"] or {}))
-            tkey = make_key("tissue", spec)
+            tkey = make_key("tissue", spec, TISSUE_OUTPUT)
             tissue = cache.get(root / "data" / name / "tissue", tkey, lambda p, s=spec: make_tissue(p, **s),
                                f"synthesise {name}")
             skey = make_key("store", train_cfg["prepare"], tkey)

@@ -30,6 +30,9 @@ def machine() -> dict:
 def _method_line(name: str, spec: Mapping) -> str:
     if spec["kind"] == "mad":
         return f"- **{name}**: MAD (`madcell pretrain` + `embed`), overrides `{spec['overrides'] or {}}`"
+    if spec["kind"] == "oracle":
+        return (f"- **{name}**: oracle — the synthetic ground truth ({spec['features']} features, standardised) as the "
+                "embedding: the ceiling of each label, not a competitor")
     if spec["kind"] == "concat":
         return f"- **{name}**: concatenation of {spec['morph']}'s morphology part and {spec['micro']}'s microenvironment part"
     return f"- **{name}**: baseline `{spec['baseline']}` with `{spec['cfg'] or {}}`"
@@ -64,12 +67,20 @@ def write_benchmark_md(path: Path, bench: Mapping, info: Mapping, summary: pd.Da
     hp = info.get("hest_protocol")
     if hp:
         lines += ["- HEST-style gene prediction (`hest.pearson_mean`): " + "; ".join(f"{k}: {v}" for k, v in hp.items())]
+    if bench["data"].get("within"):
+        lines += [f"- within-group scoring: {bench['data']['within']} (probes fit and scored inside each group; "
+                  f"mean over groups); restricted classes: {bench['data'].get('within_classes') or 'none'}"]
     lines += ["", "## Results", "", markdown_tables(summary, methods)]
+    if info.get("verdicts_md"):
+        lines += ["## Verdicts (computed from paired bootstrap differences)", ""]
+        for group, md in info["verdicts_md"].items():
+            lines += [f"### {group}", "", md, ""]
+        lines += [f"- not compared: {p}" for p in info.get("verdict_problems", [])]
     for f in info["figures"]:
         lines.append(f"![{Path(f).stem}]({Path(f).relative_to(path.parent)})")
     for ds, rep in info.get("reports", {}).items():
         target = Path(rep)
         shown = target.relative_to(path.parent) if target.is_absolute() and path.parent in target.parents else rep
         lines.append(f"- report for {ds} (UMAPs, per-gene decoding, spatial maps, training curves): `{shown}`")
-    lines += ["", "Full tables: `results.csv` (per dataset), `summary.csv`, `per_gene.csv`.", ""]
+    lines += ["", "Full tables: `results.csv` (per dataset), `summary.csv`, `per_gene.csv`, `verdicts.csv`.", ""]
     atomic_write_text(path, "\n".join(lines))

@@ -1,4 +1,5 @@
-"""Producing one method's embedding of one dataset (cached): MAD runs, concatenations, baselines.
+"""Producing one method's embedding of one dataset (cached): MAD runs, concatenations, baselines and
+the ground-truth oracles of synthetic tissues (:mod:`.oracle`).
 
 Every method ends as the same AnnData form (``obsm['X_<method>']``, parts ``_morph``/``_micro`` when
 it has two views), so the evaluation that follows cannot tell the methods apart.
@@ -104,6 +105,14 @@ def _concat(name: str, spec: dict, ds: Dataset, done: Mapping[str, tuple[Path, s
     return cache.get(root / "embeddings" / ds.name / f"{name}.h5ad", key, build, f"concat {name} on {ds.name}"), key
 
 
+def _oracle(name: str, spec: dict, ds: Dataset, cache: ArtefactCache, root: Path) -> tuple[Path, str]:
+    from madcell.benchmark.oracle import write_oracle
+
+    key = make_key("oracle", spec["features"], ds.key)
+    return cache.get(root / "embeddings" / ds.name / f"{name}.h5ad", key,
+                     lambda p: write_oracle(ds.store, p, name, spec["features"]), f"oracle {name} on {ds.name}"), key
+
+
 def embed_method(name: str, spec: dict, ds: Dataset, bench: Mapping, cache: ArtefactCache, root: Path,
                  done: Mapping[str, tuple[Path, str]]) -> tuple[Path, str]:
     """(embedding path, its cache key) of method ``name`` on dataset ``ds``."""
@@ -111,4 +120,6 @@ def embed_method(name: str, spec: dict, ds: Dataset, bench: Mapping, cache: Arte
         return _mad(name, spec, ds, bench, cache, root)
     if spec["kind"] == "concat":
         return _concat(name, spec, ds, done, cache, root)
+    if spec["kind"] == "oracle":
+        return _oracle(name, spec, ds, cache, root)
     return _baseline(name, spec, ds, bench, cache, root)

@@ -6,11 +6,12 @@ Layout of ``out``::
     cache/runs/<dataset>/<method>/              madcell pretrain runs
     cache/embeddings/<dataset>/<method>.h5ad    the AnnData form of every method
     cache/metrics/<dataset>/<method>/           evaluate_anndata (+ hest.json)
-    results.csv  summary.csv  per_gene.csv  figures/  benchmark.json  benchmark.md  report/
+    results.csv  summary.csv  per_gene.csv  verdicts.csv  figures/  benchmark.json  benchmark.md  report/
 
 Every artefact is cached under a key of its config and inputs (:mod:`.cache`), so a rerun recomputes
 only what changed. All methods are scored by the same ``evaluate_anndata`` call with the same config
-(group-aware folds x seeds, identical MLP decoders, slide-stratified bootstrap CIs).
+(group-aware folds x seeds, identical MLP decoders, slide-stratified bootstrap CIs), and the
+reference method is compared with every control on paired bootstrap differences (:mod:`.verdicts`).
 """
 
 from __future__ import annotations
@@ -42,18 +43,29 @@ def _skip_reason(name: str, spec: dict, done: Mapping) -> str | None:
     return None
 
 
-def _evaluate(emb: Path, emb_key: str, labels, genes, train_cfg: dict, hest_cfg: dict, cache: ArtefactCache,
+EVAL_OUTPUT = "bootstrap-samples/1"  # metrics folders now carry bootstrap.npz: older cached ones are redone
+
+
+def _within(data: Mapping, labels: Sequence[str], columns: Sequence[str]) -> tuple[dict, dict]:
+    """The config's within-group scoring, for the labels scored here whose grouping column exists."""
+    within = {lab: grp for lab, grp in (data["within"] or {}).items() if lab in labels and grp in columns and lab != grp}
+    classes = {lab: list(v) for lab, v in (data["within_classes"] or {}).items() if lab in within}
+    return within, classes
+
+
+def _evaluate(emb: Path, emb_key: str, labels, genes, within, train_cfg: dict, hest_cfg: dict, cache: ArtefactCache,
               out: Path, what: str) -> Path:
     import anndata as ad
 
     from madcell.benchmark.hest import hest_gene_prediction
     from madcell.evaluate import evaluate_anndata, write_metrics
 
-    key = make_key("metrics", emb_key, train_cfg["evaluate"], train_cfg["decode"], labels, genes, hest_cfg)
+    key = make_key("metrics", emb_key, train_cfg["evaluate"], train_cfg["decode"], labels, genes, hest_cfg, within,
+                   EVAL_OUTPUT)
 
     def build(p: Path) -> None:
         adata = ad.read_h5ad(emb)
-        res = evaluate_anndata(adata, labels, genes, train_cfg)
+        res = evaluate_anndata(adata, labels, genes, train_cfg, within=within[0], within_classes=within[1])
         write_metrics(res, p)
         if hest_cfg["enabled"] and adata.n_vars > 0:
             atomic_write_text(p / "hest.json", json.dumps(hest_gene_prediction(adata, hest_cfg, train_cfg["evaluate"]), indent=1))
@@ -126,6 +138,7 @@ def run_benchmark(config: str | Path, out: str | Path, overrides: Mapping | None
         store = ViewStore(ds.store)
         labels = bench["data"]["labels"] if bench["data"]["labels"] is not None else list(store.label_columns)
         genes = bench["data"]["genes"] if store.has_expression else None
+        within = _within(bench["data"], labels, store.label_columns)
         store.close()
         done: dict[str, tuple[Path, str]] = {}
         entries[ds.name] = {}
@@ -139,7 +152,7 @@ def run_benchmark(config: str | Path, out: str | Path, overrides: Mapping | None
             n_log = len(cache.log)
             try:
                 done[name] = embed_method(name, spec, ds, bench, cache, root, done)
-                mdir = _evaluate(*done[name], labels, genes, train_cfg, bench["hest"], cache,
+                mdir = _evaluate(*done[name], labels, genes, within, train_cfg, bench["hest"], cache,
                                  root / "metrics" / ds.name / name, f"evaluate {name} on {ds.name}")
             except (MadcellError, RuntimeError, ValueError) as exc:  # one method failing must not sink the rest
                 done.pop(name, None)
@@ -164,11 +177,19 @@ def run_benchmark(config: str | Path, out: str | Path, overrides: Mapping | None
     figs = [p for p in (S.plot_headline(summary, methods, out / "figures" / "headline_metrics.png"),
                         S.plot_per_gene(pg, bench["reference"], out / "figures" / "per_gene_pearson.png")) if p]
     reports = _reports(bench, report_sets, entries, train_cfg, cache, root, out, echo)
+    from madcell.benchmark.verdicts import benchmark_verdicts
+
+    verdicts, verdicts_md, problems = benchmark_verdicts(bench, entries, {ds.name: ds.group for ds, _ in report_sets},
+                                                         methods, float(train_cfg["evaluate"]["ci"]))
+    S.write_csv(verdicts, out / "verdicts.csv")
+    for p in problems:
+        echo(f"verdicts: {p}")
     info = {"config": bench["source"], "name": bench["name"], "methods": methods, "skipped": skipped, "failed": failed,
             "hest_protocol": hest_protocol,
-            "evaluate": train_cfg["evaluate"], "decode": train_cfg["decode"], "log": cache.log, "seconds": round(time.monotonic() - t0, 1), "figures": [str(f) for f in figs], "reports": reports}
+            "evaluate": train_cfg["evaluate"], "decode": train_cfg["decode"], "log": cache.log, "seconds": round(time.monotonic() - t0, 1), "figures": [str(f) for f in figs], "reports": reports,
+            "verdicts_md": verdicts_md, "verdict_problems": problems}
     atomic_write_text(out / "benchmark.json", json.dumps(info, indent=1, default=str))
     from madcell.benchmark.markdown import write_benchmark_md
 
     write_benchmark_md(out / "benchmark.md", bench, info, summary, methods, command)
-    return {**info, "results": results, "summary": summary, "per_gene": pg, "out": out}
+    return {**info, "results": results, "summary": summary, "per_gene": pg, "verdicts": verdicts, "out": out}

@@ -24,6 +24,7 @@ def demo(
     res = run_demo(out, cells=cells, seed=seed, difficulty=difficulty, train_seconds=train_seconds,
                    echo=lambda s: console.print(s, highlight=False))
     typer.echo("\n" + res["table"] + "\n")
+    typer.echo("**Verdicts: MAD against each control** (computed, not written)\n\n" + res["verdicts"] + "\n")
     typer.echo(f"report:    {res['report']}")
     typer.echo(f"benchmark: {res['benchmark']}")
     typer.echo(f"views:     {res['views_png']} (example morphology / microenvironment views)")
