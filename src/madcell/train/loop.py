@@ -224,10 +224,10 @@ def _pretrain(store, cfg, out_dir, resume, max_steps, init_weights, progress, st
                     if dist.is_main or dist.mode == "fsdp":
                         last_eval = heldout.run(teacher_run, device, tr["precision"]) or last_eval
                     log.log(it, epoch, last_eval, prefix="eval/")
+                if it in snapshots and it < total:  # before the checkpoint: a resume never skips one
+                    _export(teacher_run, dist, cfg, vs, sizes, out_dir / "snapshots" / f"step_{it:06d}")
                 if it % int(tr["ckpt_every"]) == 0 or it == end:
                     checkpoint(it)
-                if it in snapshots and it < total:
-                    _export(teacher_run, dist, cfg, vs, sizes, out_dir / "snapshots" / f"step_{it:06d}")
                 bar.update(it, metrics, last_eval)
     finally:
         bar.close()
