@@ -12,7 +12,8 @@ from madcell.evaluate.output import read_metrics
 @pytest.mark.slow
 def test_demo_pipeline_small(tmp_path):
     res = run_demo(tmp_path / "demo", cells=300, seed=3, train_seconds=6, echo=lambda s: None)
-    rows = ["mad", "morph_only", "micro_only", "morph_micro_concat", "untrained_vit", "pixel_pca"]
+    rows = ["mad", "morph_only", "micro_only", "morph_micro_concat", "untrained_vit", "pixel_pca",
+            "oracle_morph", "oracle_context", "oracle_both"]
     for row in rows:
         assert f"| {row} |" in res["table"]
         m = read_metrics(tmp_path / "demo" / "cache" / "metrics" / "easy-s3" / row / "metrics.json")
@@ -20,6 +21,9 @@ def test_demo_pipeline_small(tmp_path):
         for ci in (sub["kmeans"]["ari"], sub["knn"]["accuracy"]):
             assert ci["lo"] <= ci["mean"] <= ci["hi"]
         assert "pearson" in m["genes"]
+    assert "kNN acc within cell_type" in res["table"] and "Recall@K chance level" in res["table"]
+    assert "| mad − control |" in res["verdicts"] and "morph_only" in res["verdicts"]
+    assert "oracle_both" not in res["verdicts"]  # oracles are ceilings, not controls
     assert res["report"].endswith("report.md")
     text = open(res["report"]).read()
     assert "umap.png" in text and "subtype" in text

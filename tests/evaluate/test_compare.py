@@ -49,6 +49,12 @@ def test_better_embedding_wins_identical_ties(scored):
     assert "wins +" in md and "| good − control | noise | itself |" in md
 
 
+def test_negligible_consistent_difference_is_a_tie():
+    sm = np.full(50, -2e-5)
+    t = verdict_table([{"c": {"genes.pearson": (-2e-5, sm)}}])
+    assert t["verdict"].tolist() == ["ties"]
+
+
 def test_pooling_over_datasets_averages_differences(scored):
     d = difference_samples(scored / "good", scored / "noise")
     one = verdict_table([{"noise": d}])
@@ -64,4 +70,5 @@ def test_unpaired_inputs_are_refused(scored):
 def test_headline_metrics():
     assert is_headline("labels.subtype.within_cell_type.knn.accuracy")
     assert is_headline("labels.subtype.within_cell_type_selected.groups.macrophage.linear.accuracy")
+    assert not is_headline("labels.subtype.within_cell_type.groups.tumour.linear.accuracy")
     assert is_headline("genes.pearson") and not is_headline("genes.mae") and not is_headline("retrieval.recall@1")

@@ -7,14 +7,17 @@ The verdict for a (metric, control) pair is
 
 * ``wins``  — the 95 % CI of reference - control lies above 0,
 * ``loses`` — it lies below 0,
-* ``ties``  — it contains 0 (the data cannot tell them apart; not "equal").
+* ``ties``  — it contains 0 (the data cannot tell them apart; not "equal"), or the difference is
+  below ``MIN_EFFECT`` (0.001) in size: a consistent but negligible gap (e.g. two rows that share
+  most of one model) is numerical, not a result.
 
 Several datasets of one group (e.g. tissue seeds) are pooled by averaging the per-dataset
 differences; their bootstrap samples are independent, so averaging resample b across datasets is a
 valid bootstrap of the mean difference.
 
 Headline metrics: per label, kNN and linear accuracy, the same within the groups of another label
-(mean over groups, and each group separately), the gene-decoding Pearson r and Recall@5.
+(mean over groups; each group separately only for the restricted-class scoring ``_selected``, the
+named questions such as "macrophage: TAM vs stromal"), the gene-decoding Pearson r and Recall@5.
 """
 
 from __future__ import annotations
@@ -31,10 +34,11 @@ from madcell.errors import InputError
 from madcell.evaluate.bootstrap import summarise
 from madcell.evaluate.samples import read_samples
 
+MIN_EFFECT = 1e-3
 HEADLINE_PATTERNS = (
     r"labels\.[^.]+\.(knn|linear)\.accuracy",
     r"labels\.[^.]+\.within_[^.]+\.(knn|linear)\.accuracy",
-    r"labels\.[^.]+\.within_[^.]+\.groups\.[^.]+\.(knn|linear)\.accuracy",
+    r"labels\.[^.]+\.within_[^.]+_selected\.groups\.[^.]+\.(knn|linear)\.accuracy",
     r"genes\.pearson",
     r"retrieval\.recall@5",
 )
@@ -57,10 +61,14 @@ def difference_samples(reference: str | Path, control: str | Path) -> dict[str, 
     return {p: (sr[p][0] - sc[p][0], sr[p][1].astype(np.float64) - sc[p][1]) for p in sr if p in sc and is_headline(p)}
 
 
-def _verdict(lo: float, hi: float) -> str:
-    if not (np.isfinite(lo) and np.isfinite(hi)):
+def _verdict(diff: float, lo: float, hi: float) -> str:
+    if not (np.isfinite(diff) and np.isfinite(lo) and np.isfinite(hi)):
         return "n/a"
-    return "wins" if lo > 0 else "loses" if hi < 0 else "ties"
+    if lo > 0 and diff >= MIN_EFFECT:
+        return "wins"
+    if hi < 0 and diff <= -MIN_EFFECT:
+        return "loses"
+    return "ties"
 
 
 def verdict_table(diffs: Sequence[Mapping[str, Mapping[str, tuple]]], ci: float = 0.95) -> pd.DataFrame:
@@ -79,8 +87,17 @@ def verdict_table(diffs: Sequence[Mapping[str, Mapping[str, tuple]]], ci: float 
             sm = np.nanmean(np.stack([v[1] for v in vals]), axis=0)
         s = summarise(pt, sm, ci)
         rows.append({"metric": m, "control": control, "n_datasets": len(vals), "diff": s["mean"], "lo": s["lo"],
-                     "hi": s["hi"], "verdict": _verdict(s["lo"], s["hi"])})
+                     "hi": s["hi"], "verdict": _verdict(s["mean"], s["lo"], s["hi"])})
     return pd.DataFrame(rows, columns=["metric", "control", "n_datasets", "diff", "lo", "hi", "verdict"])
+
+
+def short_name(metric: str) -> str:
+    """Display name: ``labels.subtype.within_cell_type_selected.groups.macrophage.knn.accuracy`` ->
+    ``subtype within_cell_type_selected [macrophage] knn``."""
+    m = re.sub(r"^labels\.", "", metric)
+    m = re.sub(r"\.accuracy$", "", m)
+    m = re.sub(r"\.groups\.([^.]+)\.", r" [\1] ", m)
+    return m.replace(".", " ")
 
 
 def format_verdicts(table: pd.DataFrame, reference: str) -> str:
@@ -92,9 +109,10 @@ def format_verdicts(table: pd.DataFrame, reference: str) -> str:
             for r in table.itertuples()}
     lines = [f"| {reference} − control | " + " | ".join(controls) + " |", "|---" * (len(controls) + 1) + "|"]
     for m in dict.fromkeys(table["metric"]):
-        lines.append(f"| {m} | " + " | ".join(cell.get((m, c), "") for c in controls) + " |")
+        lines.append(f"| {short_name(m)} | " + " | ".join(cell.get((m, c), "") for c in controls) + " |")
     counts = table["verdict"].value_counts()
     lines.append("")
-    lines.append(f"Paired bootstrap difference {reference} − control, 95 % CI; wins / loses: CI above / below 0, "
-                 f"ties: CI contains 0. Totals: " + ", ".join(f"{v} {int(counts.get(v, 0))}" for v in ("wins", "ties", "loses")))
+    lines.append(f"Paired bootstrap difference {reference} − control, 95 % CI (accuracy unless named; full names "
+                 "in verdicts.csv); wins / loses: CI above / below 0, "
+                 f"ties: CI contains 0 (or |difference| < {MIN_EFFECT}). Totals: " + ", ".join(f"{v} {int(counts.get(v, 0))}" for v in ("wins", "ties", "loses")))
     return "\n".join(lines)
