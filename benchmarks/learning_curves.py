@@ -145,6 +145,60 @@ def score(work: Path, name: str, methods: list[str], steps: list[int], cells: in
     return path
 
 
+EVAL = {"n_folds": 4, "seeds": [0], "bootstrap": 500, "mlp_probe": False}
+CONTEXT_CLASSES = [c for pair in P.CONTEXT_ONLY.values() for c in pair]
+
+
+def evaluate_all(work: Path, name: str, steps: list[int], n_genes: int) -> Path:
+    """Full evaluation (madcell.evaluate: kNN / linear / within-type accuracy, k-means ARI, gene Pearson,
+    Recall@5, each with a bootstrap CI and the samples for pairing) of every embedding of ``name``, then
+    MAD minus each control at the same length, paired (madcell.evaluate.compare). Cached per embedding."""
+    import anndata as ad
+    import pandas as pd
+
+    from madcell.config import load_config
+    from madcell.evaluate import evaluate_anndata
+    from madcell.evaluate.compare import difference_samples, verdict_table
+    from madcell.evaluate.output import write_metrics
+
+    cfg = load_config("cpu-tiny", {"evaluate": EVAL, "decode": {"max_epochs": 60, "patience": 8}})
+    _, labels = dataset_store(work, name, 0)
+    emb, mdir = work / name / "embeddings", work / name / "metrics"
+    synthetic = name != "pancreas"
+    for h5 in sorted(emb.glob("*.h5ad")):
+        out = mdir / h5.stem
+        if (out / "metrics.json").exists():
+            continue
+        adata = with_labels(ad.read_h5ad(h5), name)
+        genes = "all"
+        if adata.n_vars > n_genes:  # the most variable genes (log1p), same list for every method
+            import scanpy as sc
+
+            probe = ad.AnnData(X=adata.X.copy(), obs=adata.obs[[]], var=adata.var[[]])
+            sc.pp.log1p(probe)
+            sc.pp.highly_variable_genes(probe, n_top_genes=n_genes)
+            genes = probe.var_names[probe.var["highly_variable"]].tolist()
+        t0 = time.perf_counter()
+        res = evaluate_anndata(adata, labels, genes, cfg, key="X_mad",
+                               within={"subtype": "cell_type"} if synthetic else None,
+                               within_classes={"subtype": CONTEXT_CLASSES} if synthetic else None)
+        write_metrics(res, out)
+        print(json.dumps({"evaluated": str(out), "s": round(time.perf_counter() - t0, 1)}), flush=True)
+    rows = []
+    for s in steps:
+        ref = mdir / f"mad_{s}"
+        for control in ("morph", "micro", "separate", "concat"):
+            if (mdir / f"{control}_{s}").exists():
+                t = verdict_table([{control: difference_samples(ref, mdir / f"{control}_{s}")}])
+                rows.append(t.assign(steps=s))
+        if s == max(steps):
+            for floor in ("untrained", "pixel_pca"):
+                rows.append(verdict_table([{floor: difference_samples(ref, mdir / floor)}]).assign(steps=s))
+    path = work / "scores" / f"{name}_verdicts.csv"
+    pd.concat(rows, ignore_index=True).to_csv(path, index=False)
+    return path
+
+
 def table(work: Path, names: list[str], steps: list[int]) -> str:
     metrics = {"knn_cell_type": "cell type kNN", "knn_subtype": "subtype kNN", "knn_niche": "niche kNN",
                "within": "context-only within type", "knn_cluster": "10x cluster kNN", "recall5": "Recall@5"}
@@ -178,7 +232,35 @@ def table(work: Path, names: list[str], steps: list[int]) -> str:
                     cell += f" (MAD@{max(steps)} {d:+.3f} [{lo:+.3f}, {hi:+.3f}])"
                 cells.append(cell)
             lines.append(f"| {t} | " + " | ".join(cells) + " |")
+        lines += full_tables(work, name, steps)
     return "\n".join(lines)
+
+
+def full_tables(work: Path, name: str, steps: list[int]) -> list[str]:
+    """madcell.evaluate's numbers per embedding (mean [95 % CI]) and the paired verdicts of MAD."""
+    import pandas as pd
+
+    from madcell.evaluate.compare import format_verdicts
+
+    mdir, vpath = work / name / "metrics", work / "scores" / f"{name}_verdicts.csv"
+    if not vpath.exists():
+        return []
+    label = "subtype" if name != "pancreas" else "cluster"
+    cols = {f"labels.{label}.linear.accuracy": f"{label} linear", f"labels.{label}.kmeans.ari": f"{label} k-means ARI",
+            f"labels.{label}.within_cell_type_selected.linear.accuracy": "context-only within type, linear",
+            "genes.pearson": "gene Pearson", "retrieval.recall@5": "Recall@5"}
+    out = [f"\nmadcell.evaluate on {name} (4 spatial-block folds, 500 bootstrap resamples; mean [95 % CI]):\n"]
+    frames = {d.name: pd.read_csv(d / "metrics.csv").set_index("metric") for d in sorted(mdir.iterdir())
+              if (d / "metrics.csv").exists()}
+    present = [c for c in cols if any(c in f.index for f in frames.values())]
+    out += ["| embedding | " + " | ".join(cols[c] for c in present) + " |", "|---|" + "---|" * len(present)]
+    for tag, f in frames.items():
+        out.append(f"| {tag} | " + " | ".join(f"{f.loc[c, 'mean']:.3f} [{f.loc[c, 'lo']:.3f}, {f.loc[c, 'hi']:.3f}]"
+                                             if c in f.index else "" for c in present) + " |")
+    v = pd.read_csv(vpath)
+    for s in steps:
+        out += [f"\nPaired MAD − control at {s} steps ({name}):\n", format_verdicts(v[v["steps"] == s], "mad")]
+    return out
 
 
 def main() -> None:
@@ -191,6 +273,8 @@ def main() -> None:
     ap.add_argument("--segment", type=int, default=250, help="steps per resumable training segment")
     ap.add_argument("--deadline-min", type=float, default=110.0, help="stop starting new segments after this")
     ap.add_argument("--phase", choices=["train", "score", "table", "all"], default="all")
+    ap.add_argument("--no-evaluate", action="store_true", help="skip the full madcell.evaluate pass (fast scores only)")
+    ap.add_argument("--genes", type=int, default=50, help="gene decoders on at most this many most-variable genes")
     ap.add_argument("--md", type=Path, default=Path(__file__).with_name("results") / "learning_curves.md")
     args = ap.parse_args()
     deadline = time.time() + 60 * args.deadline_min
@@ -199,15 +283,20 @@ def main() -> None:
                       "torch_threads": torch.get_num_threads(), "omp": os.environ.get("OMP_NUM_THREADS"),
                       "load_avg": os.getloadavg()}), flush=True)
     finished = True
-    if args.phase in ("train", "all"):
-        for name in args.datasets:
+    for name in args.datasets:  # one dataset after the other: each is scored as soon as it is trained
+        done = True
+        if args.phase in ("train", "all"):
             store, _ = dataset_store(args.work, name, args.cells)
             for m in args.methods:
-                finished &= train(store, args.work / name / m, m, steps, args.segment, deadline)
-    if args.phase in ("score", "all") and finished:
-        for name in args.datasets:
+                done &= train(store, args.work / name / m, m, steps, args.segment, deadline)
+        finished &= done
+        if args.phase in ("score", "all") and done:
             print(json.dumps({"scored": str(score(args.work, name, args.methods, steps, args.cells))}), flush=True)
-    if args.phase in ("table", "all") and finished:
+        if args.phase in ("score", "all") and done and not args.no_evaluate:
+            print(json.dumps({"verdicts": str(evaluate_all(args.work, name, steps, args.genes))}), flush=True)
+        if not done:
+            break
+    if args.phase in ("table", "all"):
         text = table(args.work, args.datasets, steps)
         args.md.parent.mkdir(parents=True, exist_ok=True)
         head = (f"\n### {datetime.now():%Y-%m-%d} — {platform.machine()}, {torch.get_num_threads()} torch threads, "
