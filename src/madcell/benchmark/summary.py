@@ -71,7 +71,9 @@ def plot_headline(summary: pd.DataFrame, methods: Sequence[str], path: Path) -> 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    keep = summary[summary["metric"].map(lambda m: any(h in m for h in HEADLINE)) & ~summary["metric"].str.contains(r"\[")]
+    # within-group numbers (many per label) would crowd the 12 panels out: they are in the tables
+    keep = summary[summary["metric"].map(lambda m: any(h in m for h in HEADLINE))
+                   & ~summary["metric"].str.contains(r"\[|within_")]
     if keep.empty:
         return None
     metrics = list(dict.fromkeys(keep["metric"]))[:12]
