@@ -135,6 +135,14 @@ def score(work: Path, name: str, methods: list[str], steps: list[int], cells: in
         embed_store(vs, Encoder.untrained(recipe("mad", max(steps), []), vs.n_channels, vs.channel_names,
                                           seed=0), out, method="untrained", progress=False)
     add("untrained@0", ad.read_h5ad(out))
+    if name != "pancreas":  # the generator's ground truth as the embedding: the ceilings
+        from madcell.benchmark.oracle import write_oracle
+
+        for features in ("morph", "context", "both"):
+            out = emb / f"oracle_{features}.h5ad"
+            if not out.exists():
+                write_oracle(store, out, f"oracle_{features}", features)
+            add(f"oracle_{features}@0", ad.read_h5ad(out))
     out = emb / "pixel_pca.h5ad"
     if not out.exists():
         run_baseline("pca", store, out, {"views": "both", "size": 16, "n_components": 128}, key="X_mad")
@@ -179,7 +187,7 @@ def evaluate_all(work: Path, name: str, steps: list[int], n_genes: int) -> Path:
             sc.pp.highly_variable_genes(probe, n_top_genes=n_genes)
             genes = probe.var_names[probe.var["highly_variable"]].tolist()
         t0 = time.perf_counter()
-        res = evaluate_anndata(adata, labels, genes, cfg, key="X_mad",
+        res = evaluate_anndata(adata, labels, genes, cfg,
                                within={"subtype": "cell_type"} if synthetic else None,
                                within_classes={"subtype": CONTEXT_CLASSES} if synthetic else None)
         write_metrics(res, out)
@@ -220,6 +228,9 @@ def table(work: Path, names: list[str], steps: list[int]) -> str:
         for t in tags:
             cells = []
             for m in present:
+                if f"{t}|{m}" not in z:
+                    cells.append("–")
+                    continue
                 v = z[f"{t}|{m}"]
                 cell = f"{np.nanmean(v):.3f}"
                 step = t.split("@")[1]

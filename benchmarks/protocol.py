@@ -56,13 +56,14 @@ def _knn_correct(X: np.ndarray, y: np.ndarray, seed: int = 0, k: int = 15) -> np
     return out
 
 
-def cell_scores(adata, labels: Sequence[str] = ("cell_type", "niche", "subtype"), key: str = "X_mad",
+def cell_scores(adata, labels: Sequence[str] = ("cell_type", "niche", "subtype"), key: str | None = None,
                 within: Mapping[str, Mapping[str, Sequence[str]]] | None = None) -> dict[str, np.ndarray]:
     """Per-cell 0/1 vectors (NaN where a cell does not take part): ``knn_<label>``, ``within_<group>``
     (``within``: {label: {group value of cell_type: classes of label scored inside that group}}, default the
     synthetic tissue's context-only splits), and ``recall5`` (own micro embedding among the 5 nearest)."""
     from madcell.evaluate.retrieval import recall_hits
 
+    key = key or adata.uns["madcell"]["embedding_key"]
     X = np.asarray(adata.obsm[key], dtype=np.float64)
     out: dict[str, np.ndarray] = {}
     obs = adata.obs
