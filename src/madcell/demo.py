@@ -1,7 +1,7 @@
 """``madcell demo``: the whole pipeline on a synthetic tissue made on the fly (no downloads).
 
-synth -> prepare -> pretrain MAD, morphology-only and microenvironment-only (cpu-tiny, a wall-time
-budget each) -> embed -> the morph-only (+) micro-only concatenation, the untrained ViT of the same size
+synth -> prepare -> pretrain MAD, morphology-only and microenvironment-only (cpu-tiny, the same number
+of optimiser steps each) -> embed -> the morph-only (+) micro-only concatenation, the untrained ViT of the same size
 and raw-pixel PCA, plus the ground-truth oracles (ceilings) -> evaluate (identical splits, decoders and
 bootstrap CIs for every row; subtype also within each cell type) -> verdicts of MAD against each
 control from paired bootstrap differences -> decode cell type, subtype and genes from the MAD
@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from madcell.errors import MadcellError
+from madcell.errors import InputError, MadcellError
 
 DEMO_CONFIG = "demo"
 
@@ -26,11 +26,13 @@ def run_demo(
     seed: int | None = None,
     difficulty: str | None = None,
     train_seconds: float | None = None,
+    train_steps: int | None = None,
     echo: Callable[[str], None] = print,
 ) -> dict:
     """Run the demo into ``out``; returns ``{"table", "verdicts", "report", "decoded", "seconds", "benchmark"}``.
 
-    ``cells``/``seed``/``difficulty``/``train_seconds`` override the demo config (tests use a tiny run).
+    ``cells``/``seed``/``difficulty``/``train_steps`` (optimiser steps of every run) / ``train_seconds``
+    (a wall-time cap on each run) override the demo config (tests use a tiny run).
     Raises :class:`MadcellError` if any method failed (the table would be incomplete).
     """
     import anndata as ad
@@ -52,11 +54,16 @@ def run_demo(
     if difficulty is not None:
         synth["difficulties"] = [difficulty]
     overrides: dict = {"data": {"synthetic": synth}} if synth else {}
-    if train_seconds is not None:
+    if train_seconds is not None or train_steps is not None:
         from madcell.benchmark.config import load_bench_config
 
         base = load_bench_config(DEMO_CONFIG)["config"]["overrides"]
-        base["train"]["time_budget_s"] = float(train_seconds)
+        if train_seconds is not None:
+            base["train"]["time_budget_s"] = float(train_seconds)
+        if train_steps is not None:
+            if int(train_steps) < 1:
+                raise InputError("--train-steps", f"must be at least 1, got {train_steps}")
+            base["train"]["max_steps"] = int(train_steps)
         overrides["config"] = {"overrides": base}
     res = run_benchmark(DEMO_CONFIG, out, overrides or None, command="madcell demo", echo=echo)
     if res["failed"]:

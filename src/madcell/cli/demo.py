@@ -16,13 +16,14 @@ def demo(
     cells: Optional[int] = typer.Option(None, "--cells", help="Cells of the synthetic tissue (default: the demo config's 1,500)."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Tissue seed (default 0)."),
     difficulty: Optional[str] = typer.Option(None, "--difficulty", help="easy (marker intensities differ) | hard (shape, size, texture only)."),
-    train_seconds: Optional[float] = typer.Option(None, "--train-seconds", help="Wall-time budget of each of the three pretraining runs (default 90)."),
+    train_steps: Optional[int] = typer.Option(None, "--train-steps", help="Optimiser steps of each of the three pretraining runs (default 300, the same for all)."),
+    train_seconds: Optional[float] = typer.Option(None, "--train-seconds", help="Optional wall-time cap on each pretraining run (unequal steps: use for smoke runs only)."),
 ) -> None:
     """Synthetic tissue -> prepare -> pretrain MAD / morph-only / micro-only -> embed -> decode -> evaluate -> report."""
     from madcell.demo import run_demo
 
     res = run_demo(out, cells=cells, seed=seed, difficulty=difficulty, train_seconds=train_seconds,
-                   echo=lambda s: console.print(s, highlight=False))
+                   train_steps=train_steps, echo=lambda s: console.print(s, highlight=False))
     typer.echo("\n" + res["table"] + "\n")
     typer.echo("**Verdicts: MAD against each control** (computed, not written)\n\n" + res["verdicts"] + "\n")
     typer.echo(f"report:    {res['report']}")
