@@ -55,7 +55,10 @@ def two_methods():
 @pytest.mark.parametrize("fmt", ["md", "html"])
 def test_build_report(tmp_path, two_methods, fmt):
     log = tmp_path / "metrics.csv"
-    pd.DataFrame({"step": [0, 10, 20], "loss": [3.0, 2.0, 1.5], "knn_acc": [0.2, 0.5, np.nan], "note": ["a", "b", "c"]}).to_csv(log, index=False)
+    # the long format MetricLog writes (step, epoch, name, value)
+    pd.DataFrame({"step": [10, 20, 20, 0, 20], "epoch": 0, "name": ["train/loss", "train/loss", "train/lr", "eval/recall@5",
+                                                                   "eval/recall@5"],
+                  "value": [3.0, 2.0, 1e-4, 0.01, 0.02]}).to_csv(log, index=False)
     path = build_report(two_methods, tmp_path / "rep", ["cell_type"], training_logs={"MAD": log}, fmt=fmt, cfg=_cfg())
     assert path.name == f"report.{fmt}" and path.exists()
     text = path.read_text()

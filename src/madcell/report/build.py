@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from madcell.report import figures
+from madcell.report.curves import plot_training_curves
 from madcell.report.html import markdown_to_html
 from madcell.report.tables import format_metric_table
 from madcell.utils.atomic import atomic_write_text
@@ -149,7 +150,7 @@ def build_report(
     # training curves
     if training_logs:
         logs = {n: pd.read_csv(p) for n, p in training_logs.items() if Path(p).exists()}
-        if logs and figures.plot_training_curves(logs, fig_dir / "training_curves.png") is not None:
+        if logs and plot_training_curves(logs, fig_dir / "training_curves.png") is not None:
             md += ["## Training curves", "", "![training curves](figures/training_curves.png)", ""]
     text = "\n".join(md)
     target = out / ("report.md" if fmt == "md" else "report.html")

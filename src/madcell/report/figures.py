@@ -132,29 +132,3 @@ def plot_spatial_labels(xy: np.ndarray, true: np.ndarray, pred: np.ndarray, labe
     fig.suptitle(f"{title} (agreement {acc:.1%})")
     fig.tight_layout()
     return _save(fig, path)
-
-
-def plot_training_curves(logs: Mapping[str, pd.DataFrame], path: Path, max_panels: int = 12) -> Path | None:
-    """One panel per numeric column (besides ``step``), one line per method."""
-    cols: list[str] = []
-    for df in logs.values():
-        cols += [c for c in df.select_dtypes("number").columns if c != "step" and c not in cols and df[c].notna().any()]
-    cols = cols[:max_panels]
-    if not cols:
-        return None
-    nc = min(3, len(cols))
-    nr = int(np.ceil(len(cols) / nc))
-    fig, axes = plt.subplots(nr, nc, figsize=(4.2 * nc, 3.2 * nr), squeeze=False)
-    for ax, c in zip(axes.ravel(), cols):
-        for m, df in logs.items():
-            if c in df:
-                d = df[["step", c]].dropna() if "step" in df else df[[c]].dropna().reset_index().rename(columns={"index": "step"})
-                ax.plot(d["step"], d[c], label=m, lw=1.2, marker="o" if len(d) < 15 else None, ms=3)
-        ax.set_title(c), ax.set_xlabel("step")
-        ax.grid(alpha=0.3)
-    for ax in axes.ravel()[len(cols):]:
-        ax.axis("off")
-    handles, names = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, names, loc="upper center", bbox_to_anchor=(0.5, 1.0 + 0.04 / nr), ncol=min(6, len(names)), frameon=False)
-    fig.tight_layout(rect=(0, 0, 1, 0.97))
-    return _save(fig, path)
