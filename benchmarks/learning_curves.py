@@ -66,7 +66,8 @@ def with_labels(adata, name: str):
         import pandas as pd
 
         cl = pd.read_csv(PANCREAS / CLUSTERS, dtype={"Barcode": str}).set_index("Barcode")["Cluster"]
-        adata.obs["cluster"] = cl.reindex(adata.obs_names.astype(str)).astype(str).to_numpy()
+        # cells 10x left unclustered (17 of the crop) get no label: "" is missing for every probe
+        adata.obs["cluster"] = cl.reindex(adata.obs_names.astype(str)).fillna("").astype(str).to_numpy()
     return adata
 
 

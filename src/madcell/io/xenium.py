@@ -8,6 +8,7 @@
 * mask: ``cell_boundaries.parquet`` (or ``.csv.gz``) polygons rasterised on demand; their ``cell_id``
   may be stored as bytes;
 * cells: ``cells.parquet`` (or ``.csv.gz``) in file order; centroids from ``x_centroid``/``y_centroid``;
+* labels: ``analysis/clustering/<name>/clusters.csv`` -> columns ``xenium_<name>`` (e.g. ``xenium_graphclust``);
 * expression: ``cell_feature_matrix.h5``, 'Gene Expression' features only (controls summed into
   ``obs['control_counts']``);
 * ``transcripts.parquet`` converted to pixels when ``keep_transcripts`` is true.
@@ -21,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from madcell.errors import InputError
+from madcell.io.annotations import xenium_clusters
 from madcell.io.base import SlideData
 from madcell.io.cells import check_cells, read_table
 from madcell.io.expression import align_expression, read_10x_h5
@@ -91,6 +93,9 @@ def read_xenium(path: str | Path, options: dict | None = None) -> list[SlideData
                           "x_px": x_px, "y_px": y_px, "x_um": table["x_centroid"].to_numpy(),
                           "y_um": table["y_centroid"].to_numpy()})
     cells = check_cells(cells, cells_path)
+    clusters = xenium_clusters(folder)  # Xenium Ranger's clusterings become label columns
+    if clusters is not None:
+        cells = cells.join(clusters, on="cell_id")
 
     expression = None
     h5 = folder / "cell_feature_matrix.h5"

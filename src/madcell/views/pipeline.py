@@ -204,12 +204,18 @@ def _write_unit(writer, start, unit, res, jobs, slides, slide_ids, cell_ids, sli
 
 def prepare(input: str | Path, out: str | Path, format: str = "auto", config: str | Path | None = None,
             overrides: dict | Sequence[str] | None = None, workers: int | None = None, progress: bool = True,
-            reader_options: dict | None = None) -> Path:
+            reader_options: dict | None = None, labels: str | Path | None = None) -> Path:
     """Read ``input`` with :func:`madcell.io.read_input` (``reader_options``: e.g. ``pixel_size_um``,
-    ``origin_um``, ``transform``, ``z``; see :mod:`madcell.io`) and prepare its slides into ``out``."""
+    ``origin_um``, ``transform``, ``z``; see :mod:`madcell.io`) and prepare its slides into ``out``.
+    ``labels``: a CSV/TSV/parquet with ``cell_id`` and label columns, joined onto the cells
+    (:mod:`madcell.io.annotations`)."""
     from madcell.io import read_input
+    from madcell.io.annotations import attach_annotations, read_annotations
 
     cfg = load_config(config, overrides)["prepare"]
     check_config(cfg)
+    annotations = read_annotations(labels) if labels is not None else None  # bad file: fail before any work
     slides = read_input(input, format=format, options=reader_options)
+    if annotations is not None:
+        slides, _ = attach_annotations(slides, annotations, labels)
     return prepare_slides(slides, out, cfg, workers=int(workers or cfg["workers"]), progress=progress)

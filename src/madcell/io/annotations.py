@@ -1,0 +1,86 @@
+"""Cell annotations from outside the image: a user's table (``--labels FILE``) and vendor clusterings.
+
+* :func:`read_annotations` — CSV / TSV / parquet with a ``cell_id`` column plus any label columns;
+  duplicate ids are an error (which row would win?), ids are compared as strings.
+* :func:`attach_annotations` — left-joins them onto each slide's cell table by ``cell_id``; the columns
+  then travel like any label column (store ``obs/`` -> AnnData ``obs``). Cells without a row get a
+  missing value; rows whose id matches no cell are counted and reported, never silently dropped.
+* :func:`xenium_clusters` — Xenium Ranger's ``analysis/clustering/<name>/clusters.csv``
+  (``Barcode, Cluster``) as columns ``xenium_<name>`` (``gene_expression_graphclust`` ->
+  ``xenium_graphclust``), cluster ids as strings.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import replace
+from pathlib import Path
+from typing import Sequence
+
+import pandas as pd
+
+from madcell.errors import InputError
+from madcell.io.cells import read_table
+
+RESERVED = {"cell_id", "label", "x_px", "y_px", "x_um", "y_um", "slide"}
+
+
+def read_annotations(path: str | Path) -> pd.DataFrame:
+    """The annotation table, indexed by ``cell_id`` (str), one column per label."""
+    path = Path(path)
+    if path.suffix.lower() in (".tsv", ".tab", ".txt"):
+        table = read_table(path, sep="\t")
+    else:
+        table = read_table(path)
+    if "cell_id" not in table:
+        raise InputError(path, f"has no 'cell_id' column (columns: {', '.join(map(str, table.columns[:10]))})")
+    ids = table["cell_id"].map(lambda v: v.decode() if isinstance(v, bytes) else str(v))
+    dup = ids[ids.duplicated()]
+    if len(dup):
+        raise InputError(path, f"{len(dup)} duplicated cell id(s), e.g. {dup.head(3).tolist()}")
+    cols = [c for c in table.columns if c != "cell_id"]
+    if not cols:
+        raise InputError(path, "has a 'cell_id' column but no label column")
+    bad = sorted(set(cols) & RESERVED)
+    if bad:
+        raise InputError(path, f"column(s) {bad} are reserved by madcell's cell table; rename them")
+    return table[cols].set_axis(pd.Index(ids, name="cell_id"))
+
+
+def attach_annotations(slides: Sequence, annotations: pd.DataFrame, source: str | Path) -> tuple[list, dict]:
+    """Slides whose cell tables carry the annotation columns, and ``{"matched", "cells", "unknown_ids"}``."""
+    taken = {c for s in slides for c in s.cells.columns}
+    clash = sorted(set(annotations.columns) & taken)
+    if clash:
+        raise InputError(source, f"column(s) {clash} already exist in the cell table; rename them in the file")
+    out, matched, known = [], 0, set()
+    for s in slides:
+        ids = s.cells["cell_id"].astype(str)
+        part = annotations.reindex(ids.to_numpy())
+        matched += int(ids.isin(annotations.index).sum())
+        known |= set(ids)
+        cells = pd.concat([s.cells.reset_index(drop=True), part.reset_index(drop=True)], axis=1)
+        out.append(replace(s, cells=cells))
+    unknown = int((~annotations.index.isin(list(known))).sum())
+    report = {"matched": matched, "cells": int(sum(len(s.cells) for s in slides)), "unknown_ids": unknown}
+    if matched == 0:
+        raise InputError(source, f"none of its {len(annotations)} cell ids matches a cell of the input "
+                                 f"(e.g. {annotations.index[:3].tolist()} vs {slides[0].cells['cell_id'].head(3).tolist()})")
+    if unknown:
+        warnings.warn(f"{source}: {unknown} of {len(annotations)} annotated cell ids match no cell of the input")
+    return out, report
+
+
+def xenium_clusters(folder: str | Path) -> pd.DataFrame | None:
+    """``analysis/clustering/*/clusters.csv`` of a Xenium outs folder as label columns (None: none there)."""
+    found = sorted(Path(folder).glob("analysis/clustering/*/clusters.csv"))
+    cols = {}
+    for f in found:
+        t = read_table(f, dtype=str)
+        if not {"Barcode", "Cluster"} <= set(t.columns):
+            raise InputError(f, "expected columns 'Barcode' and 'Cluster' (Xenium Ranger clustering)")
+        if t["Barcode"].duplicated().any():
+            raise InputError(f, "duplicated barcodes")
+        name = "xenium_" + f.parent.name.removeprefix("gene_expression_")
+        cols[name] = t.set_index("Barcode")["Cluster"]
+    return pd.DataFrame(cols) if cols else None

@@ -1,0 +1,105 @@
+"""Annotations in: a user's label table (``--labels``) and Xenium Ranger's clusters as label columns."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from madcell.cli import app
+from madcell.data.store import ViewStore
+from madcell.errors import InputError
+from madcell.io.annotations import attach_annotations, read_annotations, xenium_clusters
+from madcell.io.xenium import read_xenium
+
+from io_testdata import XENIUM_OPTS, real
+
+SMALL = ["--set", "prepare.morph_size=28", "--set", "prepare.micro_size=56", "--set", "prepare.k_neighbors=8",
+         "--set", "prepare.stats_sample_pixels=20000", "--no-progress",
+         "--option", "pixel_size_um=1.7", "--option", "origin_um=[995.5, 998.9]"]
+
+
+def _linked_copy(src, dst):
+    dst.mkdir()
+    for f in src.iterdir():
+        (dst / f.name).symlink_to(f)
+    return dst
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".parquet"])
+def test_read_annotations_formats(tmp_path, suffix):
+    df = pd.DataFrame({"cell_id": ["a", "b", "c"], "cell_class": ["T", "B", "T"], "score": [0.1, 0.2, 0.3]})
+    path = tmp_path / f"ann{suffix}"
+    if suffix == ".parquet":
+        df.to_parquet(path)
+    else:
+        df.to_csv(path, sep="\t" if suffix == ".tsv" else ",", index=False)
+    ann = read_annotations(path)
+    assert list(ann.index) == ["a", "b", "c"] and list(ann.columns) == ["cell_class", "score"]
+
+
+@pytest.mark.parametrize("content, problem", [
+    ("cell_id,x\na,1\na,2\n", "duplicated cell id"),
+    ("id,x\na,1\n", "no 'cell_id' column"),
+    ("cell_id\na\n", "no label column"),
+    ("cell_id,label\na,1\n", "reserved"),
+])
+def test_bad_annotation_tables_name_the_file(tmp_path, content, problem):
+    path = tmp_path / "ann.csv"
+    path.write_text(content)
+    with pytest.raises(InputError, match=problem) as exc:
+        read_annotations(path)
+    assert "ann.csv" in str(exc.value)
+
+
+def test_real_xenium_clusters_become_a_label_column():
+    cl = xenium_clusters(real("xenium_pancreas_crop"))
+    assert list(cl.columns) == ["xenium_graphclust"]
+    cells = pd.read_parquet(real("xenium_pancreas_crop") / "cells.parquet")
+    joined = cl["xenium_graphclust"].reindex(cells["cell_id"].astype(str))
+    assert joined.isna().sum() == 17 and joined.nunique() == 26  # 10x left 17 cells of the crop unclustered
+
+
+def test_xenium_reader_and_prepare_pick_up_clusters_and_labels(tmp_path):
+    folder = _linked_copy(real("xenium_outs_mini"), tmp_path / "outs")
+    ids = pd.read_parquet(folder / "cells.parquet")["cell_id"].astype(str).to_numpy()
+    clusters = folder / "analysis" / "clustering" / "gene_expression_kmeans_2_clusters"
+    clusters.mkdir(parents=True)
+    pd.DataFrame({"Barcode": ids[:500], "Cluster": (np.arange(500) % 2 + 1)}).to_csv(clusters / "clusters.csv", index=False)
+    (slide,) = read_xenium(folder, XENIUM_OPTS)
+    col = slide.cells.set_index("cell_id")["xenium_kmeans_2_clusters"]
+    assert col.loc[ids[:4]].tolist() == ["1", "2", "1", "2"] and col.loc[ids[500:]].isna().all()
+
+    ann = tmp_path / "annot.csv"
+    pd.DataFrame({"cell_id": list(ids[:300]) + ["not_a_cell"], "cell_class": ["jurkat"] * 150 + ["raji"] * 150 + ["x"]}).to_csv(ann, index=False)
+    out = tmp_path / "views.h5"
+    with pytest.warns(UserWarning, match="1 of 301 annotated cell ids match no cell"):
+        res = CliRunner().invoke(app, ["prepare", str(folder), "--out", str(out), "--labels", str(ann), *SMALL])
+    assert res.exit_code == 0, res.output
+    with ViewStore(out) as vs:
+        assert {"cell_class", "xenium_kmeans_2_clusters"} <= set(vs.label_columns)
+        obs = vs.obs.set_index(vs.obs.index.astype(str))
+    assert (obs.loc[ids[:150], "cell_class"] == "jurkat").all() and (obs.loc[ids[300:], "cell_class"] == "").all()
+
+
+def test_labels_matching_no_cell_fail_before_writing(tmp_path):
+    folder = real("xenium_outs_mini")
+    ann = tmp_path / "annot.csv"
+    pd.DataFrame({"cell_id": ["x1", "x2"], "cell_class": ["a", "b"]}).to_csv(ann, index=False)
+    out = tmp_path / "views.h5"
+    res = CliRunner().invoke(app, ["prepare", str(folder), "--out", str(out), "--labels", str(ann), *SMALL])
+    assert res.exit_code == 2 and "annot.csv" in res.output and "matches a cell" in res.output
+    assert not out.exists()
+    dup = tmp_path / "dup.csv"
+    dup.write_text("cell_id,x\na,1\na,2\n")
+    res = CliRunner().invoke(app, ["prepare", str(folder), "--out", str(out), "--labels", str(dup), *SMALL])
+    assert res.exit_code == 2 and "dup.csv" in res.output and not out.exists()
+
+
+def test_attach_refuses_a_column_the_table_has(tmp_path, xenium_slide):
+    ann = pd.DataFrame({"x_centroid_copy": [1.0]}, index=pd.Index([xenium_slide.cells["cell_id"][0]], name="cell_id"))
+    slides, report = attach_annotations([xenium_slide], ann, "ann.csv")
+    assert report == {"matched": 1, "cells": 526, "unknown_ids": 0}
+    with pytest.raises(InputError, match="already exist"):
+        attach_annotations(slides, ann, "ann.csv")
