@@ -73,7 +73,8 @@ def with_labels(adata, name: str):
 
 def recipe(method: str, steps: int, snapshots: list[int]) -> dict:
     cfg = load_config("cpu-tiny", {"train": {"views": VIEWS[method]}})
-    cfg["train"].update(max_steps=steps, time_budget_s=None, eval_every=250, snapshot_steps=snapshots)
+    # epochs high enough that max_steps decides (cpu-tiny's 30 epochs are only 2,520 steps on 3,000 cells)
+    cfg["train"].update(max_steps=steps, epochs=10**6, time_budget_s=None, eval_every=250, snapshot_steps=snapshots)
     return cfg
 
 
@@ -82,6 +83,9 @@ def train(store: Path, run: Path, method: str, steps: list[int], segment: int, d
     summary = run / "summary.json"
     while True:
         if summary.exists() and json.loads(summary.read_text()).get("finished"):
+            planned = json.loads(summary.read_text())["planned_steps"]
+            if planned != max(steps):
+                raise SystemExit(f"{run} was planned for {planned} steps, not {max(steps)}: remove it and rerun")
             return True
         if time.time() > deadline:
             return False
