@@ -34,6 +34,8 @@ from madcell.train.heldout import HeldOut
 from madcell.train.probes import knn_cv_predict
 from madcell.train.setup import build_parts, view_sizes
 
+from protocol import append_results
+
 LABELS = ("niche", "subtype", "cell_type")
 
 
@@ -138,10 +140,7 @@ def main() -> None:
     for a in args.alphas:
         sel = [r for r in rows if r["alpha"] == a]
         lines.append(f"| {a:g} | " + " | ".join(f"{np.mean([r[c]['diff'] for r in sel]):+.3f}" for c in LABELS) + " |")
-    args.md.parent.mkdir(parents=True, exist_ok=True)
-    with open(args.md, "a") as fh:
-        fh.write("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    append_results(args.md, "\n".join(lines))
 
 
 if __name__ == "__main__":

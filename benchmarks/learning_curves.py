@@ -313,13 +313,9 @@ def main() -> None:
         if not done:
             break
     if args.phase in ("table", "all"):
-        text = table(args.work, args.datasets, steps)
-        args.md.parent.mkdir(parents=True, exist_ok=True)
         head = (f"\n### {datetime.now():%Y-%m-%d} — {platform.machine()}, {torch.get_num_threads()} torch threads, "
                 f"cpu-tiny, steps {steps}, methods {args.methods}\n")
-        with open(args.md, "a") as fh:
-            fh.write(head + text + "\n")
-        print(head + text)
+        P.append_results(args.md, head + table(args.work, args.datasets, steps))
     if not finished:
         print("deadline reached: run the same command again to continue", flush=True)
 

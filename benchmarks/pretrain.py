@@ -28,6 +28,8 @@ from madcell.train.schedules import build_schedules
 from madcell.train.setup import build_parts, make_context
 from madcell.train.step import train_step
 
+from protocol import append_results
+
 # dense bf16 tensor-core peaks (FLOP/s), from the vendors' data sheets
 BF16_PEAK = {"H100": 989e12, "H200": 989e12, "A100": 312e12, "L40S": 362e12, "A10": 125e12}
 # CPU defaults: a few steps at a small batch for the big presets (full batch for cpu-tiny)
@@ -120,10 +122,7 @@ def main() -> None:
         mfu = f"{100 * r['mfu']:.1f}%" if r["mfu"] else "–"
         lines.append(f"| {r['preset']} | {r['sizes']} | {r['crops']} | {r['batch']} | {r['params_M']:.1f} | "
                      f"{r['precision']} | {r['sec_per_step']:.3f} | {r['cells_per_s']:.1f} | {tf} | {mfu} |")
-    args.md.parent.mkdir(parents=True, exist_ok=True)
-    with open(args.md, "a") as fh:
-        fh.write("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    append_results(args.md, "\n".join(lines))
 
 
 if __name__ == "__main__":

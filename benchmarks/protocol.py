@@ -6,6 +6,7 @@
 * :func:`cell_scores` — per-cell correctness of cross-validated cosine kNN probes on [morph | micro]
   (labels, and a label *within* the groups of another, e.g. subtype inside each cell type), and
   per-cell cross-view Recall@5 hits. Per-cell vectors are what paired bootstrap CIs need.
+* :func:`append_results` — append a dated table to ``benchmarks/results/*.md`` (and print it).
 * :func:`paired_diff` — mean and 95 % CI of ``a - b`` over cells, resampled within each dataset, the
   statistic being the mean over datasets of the per-dataset means.
 """
@@ -116,3 +117,12 @@ def within_mean(scores: Mapping[str, np.ndarray]) -> np.ndarray:
         ok = np.isfinite(p)
         merged[ok] = p[ok] * n / (len(parts) * max(int(ok.sum()), 1))
     return merged
+
+
+def append_results(md: Path, text: str) -> None:
+    """Append ``text`` (a dated Markdown block) to the results file ``md`` and print it."""
+    md = Path(md)
+    md.parent.mkdir(parents=True, exist_ok=True)
+    with open(md, "a") as fh:
+        fh.write(text.rstrip("\n") + "\n")
+    print(text)

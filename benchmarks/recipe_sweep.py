@@ -30,6 +30,7 @@ from madcell.config import load_config, parse_overrides
 from madcell.train import pretrain
 
 import protocol as P
+from protocol import append_results
 
 METRICS = ("within", "knn_subtype", "knn_niche", "knn_cell_type", "recall5")
 
@@ -94,10 +95,7 @@ def main() -> None:
                 cells.append(f"{val:.3f} ({d:+.3f} [{lo:+.3f}, {hi:+.3f}])")
         sets = ", ".join(f"{k}.{kk}={vv}" for k, d in ov.items() for kk, vv in d.items()) or "preset"
         lines.append(f"| {name} | {sets} | {np.mean(walls[name]):.0f} | " + " | ".join(cells) + " |")
-    args.md.parent.mkdir(parents=True, exist_ok=True)
-    with open(args.md, "a") as fh:
-        fh.write("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    append_results(args.md, "\n".join(lines))
 
 
 if __name__ == "__main__":
