@@ -63,3 +63,15 @@ def test_pseudotime_increases_along_a_path():
     assert np.corrcoef(dpt, t)[0, 1] > 0.9
     pseudotime(a, "X_planted", 0)
     assert a.obs["dpt_X_planted"].iloc[0] == 0.0
+
+
+@pytest.mark.parametrize("method", ["leiden", "louvain"])
+def test_resolution_is_honoured(adata, method):
+    counts = []
+    for res in (0.2, 3.0):
+        cluster(adata, "X_planted", method=method, resolution=res)
+        counts.append(adata.obs[f"{method}_X_planted"].nunique())
+    assert counts[1] > counts[0], counts  # scanpy's igraph Louvain ignored the resolution (same count)
+    first = adata.obs[f"{method}_X_planted"].copy()
+    cluster(adata, "X_planted", method=method, resolution=3.0)
+    assert (adata.obs[f"{method}_X_planted"] == first).all()  # seeded: the same partition again

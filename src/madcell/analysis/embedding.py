@@ -48,6 +48,28 @@ def umap(adata: ad.AnnData, key: str, n_neighbors: int = 30, min_dist: float = 0
     return adata
 
 
+def _louvain(conn, resolution: float, seed: int):
+    """Louvain (igraph's multilevel) on the weighted kNN graph with ``resolution`` honoured (scanpy's
+    igraph flavour of ``tl.louvain`` drops it); categories ordered by size, like scanpy's."""
+    import random
+
+    import igraph as ig
+    import pandas as pd
+
+    coo = conn.tocoo()
+    keep = coo.row < coo.col  # undirected: each edge once
+    g = ig.Graph(n=conn.shape[0], edges=list(zip(coo.row[keep].tolist(), coo.col[keep].tolist())), directed=False)
+    state = random.getstate()
+    random.seed(seed)  # igraph draws from Python's random module
+    try:
+        part = g.community_multilevel(weights=coo.data[keep].tolist(), resolution=float(resolution))
+    finally:
+        random.setstate(state)
+    sizes = pd.Series(part.membership).value_counts()
+    rank = {c: str(i) for i, c in enumerate(sizes.index)}
+    return pd.Categorical([rank[m] for m in part.membership], categories=[str(i) for i in range(len(sizes))])
+
+
 def cluster(adata: ad.AnnData, key: str, method: str = "leiden", resolution: float = 1.0, seed: int = 0,
             n_neighbors: int = 30) -> ad.AnnData:
     """Leiden or Louvain (igraph flavour) on the embedding's graph -> ``obs['<method>_<key>']``."""
@@ -61,8 +83,7 @@ def cluster(adata: ad.AnnData, key: str, method: str = "leiden", resolution: flo
         sc.tl.leiden(adata, resolution=resolution, flavor="igraph", n_iterations=2, directed=False,
                      random_state=seed, neighbors_key=nk, key_added=col)
     elif method == "louvain":
-        sc.tl.louvain(adata, resolution=resolution, flavor="igraph", directed=False, random_state=seed,
-                      neighbors_key=nk, key_added=col)
+        adata.obs[col] = _louvain(adata.obsp[adata.uns[nk]["connectivities_key"]], resolution, seed)
     else:
         raise ValueError(f"method must be leiden or louvain (got {method!r})")
     return adata
