@@ -95,3 +95,12 @@ def test_workers_on_lazy_tiff_input_match_one_process(tmp_path):
     with h5py.File(outs[0]) as a, h5py.File(outs[1]) as b:
         for name in ("morphology", "neighborhood", "cell_ids", "centroid_xy", "edge"):
             assert np.array_equal(a[name][()], b[name][()]), name
+
+
+def test_long_error_stays_on_one_line_without_a_terminal(tmp_path):
+    deep = tmp_path / ("a_rather_long_folder_name_" * 4) / "missing_input_folder"
+    res = runner.invoke(app, ["prepare", str(deep), "--out", str(tmp_path / "v.h5"), *SMALL])
+    assert res.exit_code == 2
+    lines = [l for l in res.output.splitlines() if l.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and "missing_input_folder" in lines[0], res.output
+    assert len(lines[0]) > 120  # longer than the 80 columns rich wraps at when output is not a terminal

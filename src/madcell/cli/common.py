@@ -10,7 +10,9 @@ from rich.console import Console
 
 from madcell.errors import InputError, MadcellError
 
-console = Console(stderr=True)
+# soft_wrap: no line breaks inserted at the (80-column when not a terminal) width, so an error stays
+# one line in a log file and progress lines are not split
+console = Console(stderr=True, soft_wrap=True)
 
 
 def guarded(func: Callable) -> Callable:
