@@ -26,6 +26,11 @@ def decode_cmd(
     """Decode cell labels (class-balanced MLP) and genes (Smooth-L1 MLP regressor) from an embedding."""
     from madcell.config import load_config
     from madcell.decode import apply_decoders, decode_anndata, read_embedding
+    from madcell.utils.paths import check_output
+
+    check_output(out, [emb, from_decoders])
+    if decoders_dir is not None:
+        check_output(decoders_dir, [emb], "--decoders-dir", folder=True)
     from madcell.embed.anndata_form import write_h5ad
     from madcell.errors import InputError
 

@@ -26,6 +26,9 @@ def embed(
     from madcell.data.store import ViewStore
     from madcell.embed import embed_store
     from madcell.models import Encoder
+    from madcell.utils.paths import check_output
+
+    check_output(out, [store, run])
 
     if not run.exists():
         raise InputError(run, "run folder does not exist")

@@ -27,6 +27,9 @@ def evaluate_cmd(
     kNN/linear probes of each label inside each group of another column (per group and their mean)."""
     from madcell.config import load_config
     from madcell.decode import read_embedding
+    from madcell.utils.paths import check_output
+
+    check_output(out, [emb], folder=True)
     from madcell.evaluate import evaluate_anndata, write_metrics
     from madcell.report.tables import format_metric_table
 

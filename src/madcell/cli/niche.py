@@ -42,6 +42,9 @@ def niche(
     from madcell.config import load_config
     from madcell.errors import InputError
     from madcell.niche import run_niche
+    from madcell.utils.paths import check_output
+
+    check_output(out, [emb], folder=True)
 
     if not emb.exists():
         raise InputError(emb, "does not exist")

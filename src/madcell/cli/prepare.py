@@ -24,7 +24,10 @@ def prepare(
 ) -> None:
     """Per-cell morphology (cell alone) and microenvironment (cell + ~K neighbours) views -> one HDF5 store."""
     from madcell.data.store import ViewStore
+    from madcell.utils.paths import check_output
     from madcell.views import prepare as run_prepare
+
+    check_output(out, [input, labels])
 
     if workers is not None and workers < 1:
         from madcell.errors import InputError

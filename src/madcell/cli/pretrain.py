@@ -26,6 +26,9 @@ def pretrain_cmd(
     from madcell.config import load_config
     from madcell.errors import InputError
     from madcell.train import pretrain
+    from madcell.utils.paths import check_output
+
+    check_output(out, [store, init_weights], folder=True)
 
     if not store.exists():
         raise InputError(store, "view store does not exist")

@@ -58,6 +58,9 @@ def report_cmd(
     from madcell.errors import InputError
     from madcell.evaluate import read_metrics
     from madcell.report import build_report
+    from madcell.utils.paths import check_output
+
+    check_output(out, list(folders), folder=True)
 
     if fmt not in ("md", "html"):
         raise InputError("--format", "must be md or html")

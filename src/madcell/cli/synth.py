@@ -24,6 +24,9 @@ def synth(
     import pandas as pd
 
     from madcell.synthetic import make_tissue
+    from madcell.utils.paths import check_output
+
+    check_output(out, [], folder=True)
 
     folder = make_tissue(out, cells, seed, modality=modality, difficulty=difficulty, pixel_size_um=pixel_size,
                          workers=workers)
