@@ -5,12 +5,14 @@ from __future__ import annotations
 import anndata as ad
 import numpy as np
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from madcell.cli import app
 from madcell.config import load_config
 from madcell.data.store import ViewStore, create_store
 from madcell.embed import embed_store
+from madcell.errors import InputError
 from madcell.models import Encoder, export_teacher
 from madcell.models.multiview import build_multiview
 
@@ -93,3 +95,33 @@ def test_cli_embed_from_exported_run(store, tmp_path):
     assert ad.read_h5ad(tmp_path / "e.h5ad").obsm["X_mad"].shape == (N, 64)
     bad = CliRunner().invoke(app, ["embed", str(store), "--run", str(tmp_path / "nope"), "--out", str(tmp_path / "f.h5ad")])
     assert bad.exit_code == 2 and "nope" in bad.output and not (tmp_path / "f.h5ad").exists()
+
+
+def test_resume_with_another_model_is_refused(store, tmp_path):
+    out = tmp_path / "emb.h5ad"
+    first = _encoder()
+
+    class Dies(torch.nn.Module):
+        """The first model: encodes one chunk, then the run is killed."""
+
+        def __init__(self, enc, limit=1):
+            super().__init__()
+            self.enc, self.calls, self.limit = enc, 0, limit
+
+        def encode(self, morph, micro):
+            self.calls += 1
+            if self.calls > self.limit:
+                raise KeyboardInterrupt
+            return self.enc.encode(morph, micro)
+
+    with pytest.raises(KeyboardInterrupt):
+        embed_store(store, Dies(first), out, batch_size=8, chunk_cells=8, progress=False)
+    other = Encoder.untrained(load_config(None, TINY), 2, ["a", "b"], seed=1)  # another model
+    with pytest.raises(InputError, match="another model"):
+        embed_store(store, Dies(other, limit=99), out, batch_size=8, chunk_cells=8, progress=False)
+    assert not out.exists() and len(list((tmp_path / "emb.h5ad.parts").glob("chunk_*.npz"))) == 1
+    resumed = Dies(first, limit=99)
+    a = embed_store(store, resumed, out, batch_size=8, chunk_cells=8, progress=False)  # the same model resumes
+    assert resumed.calls == 2  # chunks 2 and 3 only
+    ref = embed_store(store, first, tmp_path / "ref.h5ad", chunk_cells=8, progress=False)
+    np.testing.assert_allclose(a.obsm["X_mad"], ref.obsm["X_mad"], rtol=1e-5, atol=1e-5)

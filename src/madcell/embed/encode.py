@@ -2,7 +2,9 @@
 
 Embeddings are computed in chunks of ``chunk_cells`` cells; each finished chunk is saved atomically
 under ``<out>.parts/``. A killed run restarts from the first missing chunk; when every chunk exists the
-AnnData is assembled, written atomically and the parts folder removed.
+AnnData is assembled, written atomically and the parts folder removed. The parts' manifest records a
+fingerprint of the model's weights and of the store, so a resume with another model (or after the
+run was retrained in place, or the store re-prepared) is refused instead of mixing two embeddings.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 
 from madcell.data.store import ViewStore
 from madcell.embed.anndata_form import embedding_to_anndata, write_h5ad
+from madcell.errors import InputError
 from madcell.utils.atomic import atomic_path
 from madcell.utils.device import autocast, pick_device
 
@@ -32,6 +35,26 @@ def progress_bar(disable: bool = False) -> Progress:
         TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
         TimeElapsedColumn(), TimeRemainingColumn(), disable=disable, transient=False,
     )
+
+
+def model_fingerprint(encoder) -> str | None:
+    """Hash of the encoder's weights (and view sizes), or None for an encoder that is not a torch module."""
+    import hashlib
+
+    if not isinstance(encoder, torch.nn.Module):
+        return None
+    h = hashlib.sha256()
+    for name, t in sorted(encoder.state_dict().items()):
+        h.update(name.encode())
+        h.update(t.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+    h.update(repr((getattr(encoder, "morph_size", None), getattr(encoder, "micro_size", None))).encode())
+    return h.hexdigest()[:16]
+
+
+def store_fingerprint(store: ViewStore) -> str:
+    """The store file's identity: path, size and modification time (a re-prepared store differs)."""
+    st = Path(store.path).stat()
+    return f"{Path(store.path).resolve()}:{st.st_size}:{st.st_mtime_ns}"
 
 
 @torch.no_grad()
@@ -75,10 +98,18 @@ def embed_store(
     n = len(store)
     parts_dir = out.with_name(out.name + ".parts")
     manifest = {"store": str(Path(store.path).resolve()), "n_cells": n, "chunk_cells": chunk_cells,
-                "method": method, "key": key}
+                "method": method, "key": key, "store_fingerprint": store_fingerprint(store),
+                "model_fingerprint": model_fingerprint(encoder)}
     mf = parts_dir / "manifest.json"
+    if parts_dir.exists() and mf.exists():
+        old = json.loads(mf.read_text())
+        for what in ("model_fingerprint", "store_fingerprint"):
+            if old.get(what) != manifest[what]:
+                raise InputError(parts_dir, f"holds the chunks of an interrupted embedding by another "
+                                            f"{what.split('_')[0]} ({old.get(what)} vs {manifest[what]}); resuming "
+                                            "would mix the two: delete that folder or choose another --out")
     if parts_dir.exists() and (not mf.exists() or json.loads(mf.read_text()) != manifest):
-        shutil.rmtree(parts_dir)  # parts of another job: start over
+        shutil.rmtree(parts_dir)  # parts of another layout (chunk size, ...) of the same job: start over
     parts_dir.mkdir(parents=True, exist_ok=True)
     mf.write_text(json.dumps(manifest))
 
