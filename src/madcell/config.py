@@ -58,8 +58,47 @@ def resolve_preset(name_or_path: str | Path) -> tuple[dict, str]:
     return _read_yaml(res, f"{name_or_path}.yaml"), str(name_or_path)
 
 
+# Keys (dotted from the config root) whose value must be a positive number / at least 2 when set.
+POSITIVE = {
+    "train.batch_size", "train.epochs", "train.max_steps", "train.lr", "train.log_every", "train.eval_every",
+    "train.ckpt_every", "train.time_budget_s", "embed.batch_size", "embed.chunk_cells", "prepare.morph_size",
+    "prepare.micro_size", "prepare.patch_size", "prepare.k_neighbors", "prepare.tile_size", "prepare.workers",
+    "model.embed_dim", "model.depth", "model.num_heads", "model.patch_size", "head.n_layers", "head.out_dim",
+    "head.hidden_dim", "head.bottleneck_dim", "augment.n_global", "decode.batch_size", "decode.max_epochs",
+    "evaluate.bootstrap", "evaluate.knn_k", "niche.k_niches", "niche.batch_size", "synth.cells",
+    "loss.student_temp", "loss.teacher_temp", "loss.warmup_teacher_temp",
+}
+AT_LEAST_TWO = {"evaluate.n_folds"}
+
+
+def _check_value(where: str, base: Any, value: Any, label: str) -> None:
+    """The override's type must match the default's (ints where the default is an int: ``2.7`` is not
+    silently truncated later); null is always allowed (it unsets the key); a null default takes anything."""
+    if value is None:
+        return
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if where in POSITIVE and not value > 0:
+            raise InputError(label, f"config key '{where}' must be positive, got {value!r}")
+        if where in AT_LEAST_TWO and value < 2:
+            raise InputError(label, f"config key '{where}' must be at least 2, got {value!r}")
+    if base is None:
+        return
+    kind = (bool if isinstance(base, bool) else int if isinstance(base, int) else float if isinstance(base, float)
+            else str if isinstance(base, str) else list if isinstance(base, list) else dict if isinstance(base, dict) else None)
+    ok = {bool: lambda v: isinstance(v, bool),
+          int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+          float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+          str: lambda v: isinstance(v, str),
+          list: lambda v: isinstance(v, (list, tuple)),
+          dict: lambda v: isinstance(v, Mapping)}.get(kind, lambda v: True)
+    if not ok(value):
+        raise InputError(label, f"config key '{where}' must be {kind.__name__ if kind else type(base).__name__} "
+                                f"(like its default {base!r}), got {value!r}")
+
+
 def merge(base: dict, override: Mapping, label: str = "config", _prefix: str = "") -> dict:
-    """Deep-merge ``override`` into a copy of ``base``; keys unknown to ``base`` are an error."""
+    """Deep-merge ``override`` into a copy of ``base``; keys unknown to ``base`` are an error, and so is
+    a value of another type than the default's or out of range (:data:`POSITIVE`)."""
     out = copy.deepcopy(base)
     for key, value in override.items():
         where = f"{_prefix}{key}"
@@ -68,6 +107,7 @@ def merge(base: dict, override: Mapping, label: str = "config", _prefix: str = "
         if isinstance(out[key], dict) and isinstance(value, Mapping):
             out[key] = merge(out[key], value, label, where + ".")
         else:
+            _check_value(where, out[key], value, label)
             out[key] = copy.deepcopy(value)
     return out
 

@@ -32,6 +32,8 @@ def pretrain_cmd(
 
     if not store.exists():
         raise InputError(store, "view store does not exist")
+    if max_steps is not None and max_steps < 1:
+        raise InputError("--max-steps", f"must be at least 1, got {max_steps}")
     overrides = list(set_ or [])
     if time_budget is not None:
         if time_budget <= 0:
