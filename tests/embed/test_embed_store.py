@@ -125,3 +125,17 @@ def test_resume_with_another_model_is_refused(store, tmp_path):
     assert resumed.calls == 2  # chunks 2 and 3 only
     ref = embed_store(store, first, tmp_path / "ref.h5ad", chunk_cells=8, progress=False)
     np.testing.assert_allclose(a.obsm["X_mad"], ref.obsm["X_mad"], rtol=1e-5, atol=1e-5)
+
+
+def test_nan_pixels_are_an_input_error_and_nothing_is_written(tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "f16.h5"
+    morph = rng.random((N, 2, 28, 28)).astype(np.float16)
+    morph[4, 0, 3, 3] = np.nan  # one bad pixel of cell4
+    with create_store(path, N, ["a", "b"], 28, 56, dtype="float16") as w:
+        w.write(0, morph, rng.random((N, 2, 56, 56)).astype(np.float16), [f"cell{i}" for i in range(N)], ["s1"] * N,
+                rng.random((N, 2)) * 100, rng.random((N, 2)) * 50, np.full(N, 0.5), np.full(N, 1.0), np.zeros(N, bool))
+    out = tmp_path / "emb.h5ad"
+    with pytest.raises(InputError, match=r"1 cell\(s\) have NaN/Inf pixels.*cell4"):
+        embed_store(path, _encoder(), out, chunk_cells=8, progress=False)
+    assert not out.exists()

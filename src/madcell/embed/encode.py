@@ -20,7 +20,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 
 from madcell.data.store import ViewStore
 from madcell.embed.anndata_form import embedding_to_anndata, write_h5ad
-from madcell.errors import InputError
+from madcell.errors import InputError, MadcellError
 from madcell.utils.atomic import atomic_path
 from madcell.utils.device import autocast, pick_device
 
@@ -49,6 +49,21 @@ def model_fingerprint(encoder) -> str | None:
         h.update(t.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
     h.update(repr((getattr(encoder, "morph_size", None), getattr(encoder, "micro_size", None))).encode())
     return h.hexdigest()[:16]
+
+
+def check_finite(store: ViewStore, emb: dict[str, np.ndarray], start: int) -> None:
+    """NaN/Inf embedding rows are never written: bad pixels in the store are the store's fault (InputError,
+    naming the cells), a finite input that gives a non-finite embedding is the model's (MadcellError)."""
+    bad = np.flatnonzero(~np.all([np.isfinite(v).all(axis=1) for v in emb.values()], axis=0))
+    if not len(bad):
+        return
+    idx = start + bad
+    ids = [str(c) for c in store.cell_ids[idx[:5]]]
+    if not (np.isfinite(store.read_morph(idx)).all() and np.isfinite(store.read_micro(idx)).all()):
+        raise InputError(store.path, f"{len(idx)} cell(s) have NaN/Inf pixels in their views (e.g. {ids}); "
+                                     "re-prepare the store from a clean image")
+    raise MadcellError(f"the model gives non-finite embeddings for {len(idx)} cell(s) of {store.path} with finite "
+                       f"views (e.g. {ids}): its weights are broken (a diverged run?)")
 
 
 def store_fingerprint(store: ViewStore) -> str:
@@ -121,6 +136,7 @@ def embed_store(
             stop = min(s + chunk_cells, n)
             if not part.exists():
                 emb = encode_views(store, encoder, np.arange(s, stop), batch_size, dev, precision)
+                check_finite(store, emb, s)
                 with atomic_path(part) as tmp:
                     with open(tmp, "wb") as fh:
                         np.savez(fh, **emb)
