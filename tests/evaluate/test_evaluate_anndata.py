@@ -92,3 +92,21 @@ def test_cli_evaluate(tmp_path):
     assert (tmp_path / "ev" / "metrics.json").exists() and "k-means ARI" in res.output
     res = CliRunner().invoke(app, ["evaluate", str(tmp_path / "emb.h5ad"), "--label", "nope", "--out", str(tmp_path / "x")])
     assert res.exit_code == 2 and "nope" in res.output
+
+
+def test_collapsed_embedding_is_flagged_and_nan_is_an_error(tmp_path):
+    from madcell.errors import InputError
+
+    a = make_embedding_anndata(n=120, n_genes=0, signal=2.0, method="collapsed", seed=0)
+    key = a.uns["madcell"]["embedding_key"]
+    a.obsm[key] = np.ones_like(a.obsm[key])
+    a.obsm[f"{key}_morph"] = a.obsm[f"{key}_micro"] = np.ones((a.n_obs, 4), np.float32)
+    with pytest.warns(UserWarning, match="degenerate"):
+        res = evaluate_anndata(a, ["cell_type"], None, _cfg())
+    assert res["degenerate"] and res["n_distinct_rows"] == 1
+    assert res["retrieval"]["recall@5"]["mean"] == 0.0  # ties never count as hits
+    a.obsm[key][3, 0] = np.nan
+    with pytest.raises(InputError, match="1 of 120 embedding rows are NaN"):
+        evaluate_anndata(a, ["cell_type"], None, _cfg())
+    b = make_embedding_anndata(n=120, n_genes=0, signal=2.0, method="fine", seed=0)
+    assert not evaluate_anndata(b, ["cell_type"], None, _cfg())["degenerate"]

@@ -47,7 +47,13 @@ def embedding_of(adata: ad.AnnData, key: str | None = None) -> tuple[np.ndarray,
         raise InputError("--key", "the AnnData names no embedding (uns['madcell']['embedding_key']); pass --key")
     if key not in adata.obsm:
         raise InputError("--key", f"obsm has no {key!r} (has: {', '.join(adata.obsm.keys())})")
-    return np.asarray(adata.obsm[key], dtype=np.float32), key
+    X = np.asarray(adata.obsm[key], dtype=np.float32)
+    bad = ~np.isfinite(X).all(axis=1)
+    if bad.any():
+        raise InputError(adata.uns.get("madcell", {}).get("path") or f"obsm[{key!r}]",
+                         f"{int(bad.sum())} of {len(X)} embedding rows are NaN/Inf (e.g. cells "
+                         f"{list(adata.obs_names[bad][:3])}); re-embed them")
+    return X, key
 
 
 def resolve_genes(adata: ad.AnnData, genes: str | Sequence[str] | None) -> list[str]:

@@ -69,6 +69,14 @@ def _check_within(adata: ad.AnnData, labels: Sequence[str], within: Mapping | No
     return within, classes
 
 
+def degeneracy(X: np.ndarray) -> dict:
+    """``{"n_distinct_rows", "total_variance", "degenerate"}``: a collapsed embedding (one distinct row, or
+    no variance) is flagged so that its scores are never read as a model's (ties never count as hits)."""
+    distinct = int(len(np.unique(np.round(np.asarray(X, np.float64), 6), axis=0)))
+    var = float(np.asarray(X, np.float64).var(axis=0).sum())
+    return {"n_distinct_rows": distinct, "total_variance": var, "degenerate": bool(distinct <= 1 or var < 1e-12)}
+
+
 @single_threaded
 def evaluate_anndata(adata: ad.AnnData, labels: Sequence[str], genes: str | Sequence[str] | None = "all",
                      cfg: Mapping | None = None, key: str | None = None, within: Mapping[str, str] | None = None,
@@ -97,6 +105,12 @@ def evaluate_anndata(adata: ad.AnnData, labels: Sequence[str], genes: str | Sequ
                  "split": {"kind": resolve_split(adata, int(ec["n_folds"]), ec["split"]), "n_folds": int(ec["n_folds"]),
                            "seeds": [int(s) for s in ec["seeds"]], "n_splits": len(splits)},
                  "bootstrap": int(ec["bootstrap"]), "ci": ci, "labels": {}, "timing_s": {}}
+    res.update(degeneracy(X))
+    if res["degenerate"]:
+        import warnings
+
+        warnings.warn(f"embedding {key} is degenerate ({res['n_distinct_rows']} distinct rows of {n}, total variance "
+                      f"{res['total_variance']:.3g}): every score below measures a collapsed model")
     tick = time.perf_counter()
     kcache: dict[int, np.ndarray] = {}
 
