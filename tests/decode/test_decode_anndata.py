@@ -3,7 +3,6 @@
 import anndata as ad
 import numpy as np
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from madcell.cli import app
@@ -13,12 +12,7 @@ from madcell.errors import InputError
 from madcell.evaluate.synthetic import make_embedding_anndata
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _cfg(**kw):

@@ -2,19 +2,13 @@
 
 import numpy as np
 import pytest
-import torch
 from sklearn.metrics import balanced_accuracy_score
 
 from madcell.config import load_config
 from madcell.decode import ClassifierDecoder, RegressionDecoder, fit_classifier, fit_regressor, transform_expression
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _cfg(**kw):

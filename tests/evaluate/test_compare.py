@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-import torch
 
 from madcell.errors import InputError
 from madcell.evaluate import evaluate_anndata, write_metrics
@@ -12,12 +11,7 @@ from madcell.evaluate.synthetic import make_embedding_anndata
 FAST = {"evaluate": {"bootstrap": 80, "seeds": [0], "n_folds": 3, "neighbors_method": "gauss", "mlp_probe": False}}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from madcell.cli import app
@@ -17,12 +16,7 @@ from madcell.evaluate.synthetic import make_embedding_anndata
 FAST = {"bootstrap": 100, "seeds": [0], "n_folds": 3, "neighbors_method": "gauss"}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _cfg():

@@ -3,7 +3,6 @@
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -14,12 +13,7 @@ from madcell.evaluate.synthetic import make_embedding_anndata
 from madcell.report import build_report, fmt_ci, format_metric_table
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _cfg():
