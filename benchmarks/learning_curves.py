@@ -162,10 +162,12 @@ EVAL = {"n_folds": 4, "seeds": [0], "bootstrap": 500, "mlp_probe": False}
 CONTEXT_CLASSES = [c for pair in P.CONTEXT_ONLY.values() for c in pair]
 
 
-def evaluate_all(work: Path, name: str, steps: list[int], n_genes: int) -> Path:
+def evaluate_all(work: Path, name: str, steps: list[int], n_genes: int, max_cells: int = 6000) -> Path:
     """Full evaluation (madcell.evaluate: kNN / linear / within-type accuracy, k-means ARI, gene Pearson,
     Recall@5, each with a bootstrap CI and the samples for pairing) of every embedding of ``name``, then
-    MAD minus each control at the same length, paired (madcell.evaluate.compare). Cached per embedding."""
+    MAD minus each control at the same length, paired (madcell.evaluate.compare). Cached per embedding.
+    Datasets larger than ``max_cells`` (the pancreas crop) are scored on one seeded random subset of
+    cells, the same for every embedding (the fast kNN / Recall scores use every cell)."""
     import anndata as ad
     import pandas as pd
 
@@ -183,6 +185,9 @@ def evaluate_all(work: Path, name: str, steps: list[int], n_genes: int) -> Path:
         if (out / "metrics.json").exists():
             continue
         adata = with_labels(ad.read_h5ad(h5), name)
+        if adata.n_obs > max_cells:  # the same seeded subset for every embedding, so methods stay paired
+            keep = np.sort(np.random.default_rng(0).choice(adata.n_obs, max_cells, replace=False))
+            adata = adata[keep].copy()
         genes = "all"
         if adata.n_vars > n_genes:  # the most variable genes (log1p), same list for every method
             import scanpy as sc
@@ -265,7 +270,9 @@ def full_tables(work: Path, name: str, steps: list[int]) -> list[str]:
     cols = {f"labels.{label}.linear.accuracy": f"{label} linear", f"labels.{label}.kmeans.ari": f"{label} k-means ARI",
             f"labels.{label}.within_cell_type_selected.linear.accuracy": "context-only within type, linear",
             "genes.pearson": "gene Pearson", "retrieval.recall@5": "Recall@5"}
-    out = [f"\nmadcell.evaluate on {name} (4 spatial-block folds, 500 bootstrap resamples; mean [95 % CI]):\n"]
+    n_eval = json.loads(next(mdir.glob("*/metrics.json")).read_text())["n_cells"]
+    out = [f"\nmadcell.evaluate on {name} ({n_eval} cells, 4 spatial-block folds, 500 bootstrap resamples; "
+           "mean [95 % CI]):\n"]
     frames = {d.name: pd.read_csv(d / "metrics.csv").set_index("metric") for d in sorted(mdir.iterdir())
               if (d / "metrics.csv").exists()}
     present = [c for c in cols if any(c in f.index for f in frames.values())]
@@ -291,6 +298,7 @@ def main() -> None:
     ap.add_argument("--phase", choices=["train", "score", "table", "all"], default="all")
     ap.add_argument("--no-evaluate", action="store_true", help="skip the full madcell.evaluate pass (fast scores only)")
     ap.add_argument("--genes", type=int, default=50, help="gene decoders on at most this many most-variable genes")
+    ap.add_argument("--eval-cells", type=int, default=6000, help="madcell.evaluate on at most this many cells (seeded subset)")
     ap.add_argument("--md", type=Path, default=Path(__file__).with_name("results") / "learning_curves.md")
     args = ap.parse_args()
     deadline = time.time() + 60 * args.deadline_min
@@ -309,7 +317,7 @@ def main() -> None:
         if args.phase in ("score", "all") and done:
             print(json.dumps({"scored": str(score(args.work, name, args.methods, steps, args.cells))}), flush=True)
         if args.phase in ("score", "all") and done and not args.no_evaluate:
-            print(json.dumps({"verdicts": str(evaluate_all(args.work, name, steps, args.genes))}), flush=True)
+            print(json.dumps({"verdicts": str(evaluate_all(args.work, name, steps, args.genes, args.eval_cells))}), flush=True)
         if not done:
             break
     if args.phase in ("table", "all"):
