@@ -1,8 +1,9 @@
 """Errors that madcell reports to users.
 
 Every problem with user input is raised as :class:`InputError`, which names the offending file and
-the problem in one sentence. The CLI turns it into a one-line message and exit code 2, and writers
-never leave a partial output behind (see :mod:`madcell.utils.atomic`).
+the problem in one sentence. The CLI turns each class into a one-line message and its own exit code
+(:data:`EXIT_CODES`: 2 bad input, 3 numerical failure, 1 any other madcell error; a traceback means a
+bug), and writers never leave a partial output behind (see :mod:`madcell.utils.atomic`).
 """
 
 from __future__ import annotations
@@ -23,5 +24,19 @@ class InputError(MadcellError):
         super().__init__(f"{self.path}: {problem}" if self.path else problem)
 
 
-class TrainingDiverged(MadcellError):
+class NumericalError(MadcellError):
+    """The numbers went wrong (non-finite loss, gradients or weights; a model that outputs NaN)."""
+
+
+class TrainingDiverged(NumericalError):
     """Raised by the NaN/inf guard during training; the last good checkpoint is kept."""
+
+EXIT_CODES = {InputError: 2, NumericalError: 3, MadcellError: 1}
+
+
+def exit_code(exc: BaseException) -> int:
+    """The CLI exit code of a madcell error (the most specific class wins)."""
+    for cls in type(exc).__mro__:
+        if cls in EXIT_CODES:
+            return EXIT_CODES[cls]
+    return 1

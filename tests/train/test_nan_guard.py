@@ -48,3 +48,19 @@ def test_exploding_lr_never_checkpoints_a_bad_state(tiny_store, tiny_cfg, tmp_pa
         m = torch.nn.ParameterList([torch.nn.Parameter(v.float()) for v in state["student"].values()])
         assert all_finite(m)
         assert math.isfinite(state["elapsed_s"])
+
+
+def test_cli_divergence_is_exit_code_3_with_one_line(tiny_store, tiny_cfg, tmp_path):
+    import yaml
+    from typer.testing import CliRunner
+
+    from madcell.cli import app
+
+    torch.set_num_threads(1)
+    tiny_cfg["train"].update(lr=1e30, warmup_frac=0.0, ckpt_every=1, clip_grad=None)
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text(yaml.safe_dump({k: tiny_cfg[k] for k in ("model", "head", "augment", "train")}))
+    res = CliRunner().invoke(app, ["pretrain", str(tiny_store), "--out", str(tmp_path / "run"), "--config", str(cfg),
+                                   "--max-steps", "8", "--quiet"])
+    lines = [l for l in res.output.splitlines() if l.startswith("error:")]
+    assert res.exit_code == 3 and len(lines) == 1 and "diverged at step" in lines[0], res.output

@@ -8,7 +8,7 @@ from typing import Callable
 import typer
 from rich.console import Console
 
-from madcell.errors import InputError, MadcellError
+from madcell.errors import MadcellError, exit_code
 
 # soft_wrap: no line breaks inserted at the (80-column when not a terminal) width, so an error stays
 # one line in a log file and progress lines are not split
@@ -16,18 +16,15 @@ console = Console(stderr=True, soft_wrap=True)
 
 
 def guarded(func: Callable) -> Callable:
-    """Decorator for command functions: InputError -> 'error: <file>: <problem>' and exit 2;
-    other madcell errors -> exit 1. Tracebacks are kept for real bugs."""
+    """Decorator for command functions: a madcell error -> 'error: <file>: <problem>' and its class's
+    exit code (bad input 2, numerical failure 3, other 1). Tracebacks are kept for real bugs."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
-        except InputError as exc:
-            console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
-            raise typer.Exit(code=2) from None
         except MadcellError as exc:
             console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
-            raise typer.Exit(code=1) from None
+            raise typer.Exit(code=exit_code(exc)) from None
 
     return wrapper

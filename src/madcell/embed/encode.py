@@ -20,7 +20,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 
 from madcell.data.store import ViewStore
 from madcell.embed.anndata_form import embedding_to_anndata, write_h5ad
-from madcell.errors import InputError, MadcellError
+from madcell.errors import InputError, NumericalError
 from madcell.utils.atomic import atomic_path
 from madcell.utils.device import autocast, pick_device
 
@@ -53,7 +53,7 @@ def model_fingerprint(encoder) -> str | None:
 
 def check_finite(store: ViewStore, emb: dict[str, np.ndarray], start: int) -> None:
     """NaN/Inf embedding rows are never written: bad pixels in the store are the store's fault (InputError,
-    naming the cells), a finite input that gives a non-finite embedding is the model's (MadcellError)."""
+    naming the cells), a finite input that gives a non-finite embedding is the model's (NumericalError)."""
     bad = np.flatnonzero(~np.all([np.isfinite(v).all(axis=1) for v in emb.values()], axis=0))
     if not len(bad):
         return
@@ -62,7 +62,7 @@ def check_finite(store: ViewStore, emb: dict[str, np.ndarray], start: int) -> No
     if not (np.isfinite(store.read_morph(idx)).all() and np.isfinite(store.read_micro(idx)).all()):
         raise InputError(store.path, f"{len(idx)} cell(s) have NaN/Inf pixels in their views (e.g. {ids}); "
                                      "re-prepare the store from a clean image")
-    raise MadcellError(f"the model gives non-finite embeddings for {len(idx)} cell(s) of {store.path} with finite "
+    raise NumericalError(f"the model gives non-finite embeddings for {len(idx)} cell(s) of {store.path} with finite "
                        f"views (e.g. {ids}): its weights are broken (a diverged run?)")
 
 
