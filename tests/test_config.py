@@ -26,7 +26,8 @@ def test_bad_overrides_are_errors(override, problem):
 
 
 def test_good_overrides_still_pass():
-    cfg = load_config("cpu-tiny", ["train.lr=1e-4", "train.max_steps=10", "model.layer_scale=null", "train.lr=3",
+    assert load_config("cpu-tiny", ["train.lr=1e-4"])["train"]["lr"] == 1e-4  # YAML 1.1 reads 1e-4 as a string
+    cfg = load_config("cpu-tiny", ["train.lr=1.0e-4", "train.max_steps=10", "model.layer_scale=null", "train.lr=3",
                                    "augment.micro_keep_center=0.2", "train.time_budget_s=60"])
     assert cfg["train"]["lr"] == 3 and cfg["model"]["layer_scale"] is None and cfg["augment"]["micro_keep_center"] == 0.2
 

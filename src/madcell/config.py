@@ -107,9 +107,21 @@ def merge(base: dict, override: Mapping, label: str = "config", _prefix: str = "
         if isinstance(out[key], dict) and isinstance(value, Mapping):
             out[key] = merge(out[key], value, label, where + ".")
         else:
+            value = _numeric(out[key], value)
             _check_value(where, out[key], value, label)
             out[key] = copy.deepcopy(value)
     return out
+
+
+def _numeric(base: Any, value: Any) -> Any:
+    """YAML 1.1 reads ``1e-5`` (no dot) as a string: where the default is a number, such a string is the
+    number it spells (``abc`` stays a string and fails the type check)."""
+    if isinstance(value, str) and isinstance(base, (int, float)) and not isinstance(base, bool):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
 
 
 def parse_overrides(items: Iterable[str]) -> dict:

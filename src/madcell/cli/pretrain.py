@@ -15,7 +15,7 @@ def pretrain_cmd(
     store: Path = typer.Argument(..., help="View store written by `madcell prepare` (STORE.h5)."),
     out: Path = typer.Option(..., "--out", "-o", help="Run folder: checkpoints/, metrics.csv, tb/, export/."),
     config: Optional[str] = typer.Option(None, "--config", "-c", help="Config file or preset name (cpu-tiny, vit-s, paper-vitl14). Default: default.yaml."),
-    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out exactly where its last checkpoint stopped."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out where its last checkpoint stopped (exactly, unless --set changes a schedule key such as train.lr)."),
     max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Cap on optimiser steps (the schedules are laid out over the capped run)."),
     init_weights: Optional[Path] = typer.Option(None, "--init-weights", help="Local DINOv2/timm ViT checkpoint to start the backbone from."),
     time_budget: Optional[float] = typer.Option(None, "--time-budget", help="Plan the run to finish within this many seconds (wall time)."),
@@ -39,11 +39,23 @@ def pretrain_cmd(
         if time_budget <= 0:
             raise InputError("--time-budget", "must be a positive number of seconds")
         overrides.append(f"train.time_budget_s={time_budget}")
-    if resume and (config or overrides or init_weights):
-        console.print("note: --resume continues with the run's saved config; --config/--set/--init-weights are ignored")
-    cfg = load_config(config, overrides)
-    summary = pretrain(store, cfg, out, resume=resume, max_steps=max_steps, init_weights=init_weights,
-                       progress=not quiet)
+    resume_overrides = None
+    if resume:
+        from madcell.config import parse_overrides
+
+        if config or init_weights or time_budget is not None or max_steps is not None:
+            console.print("note: --resume continues with the run's saved config and plan; "
+                          "--config/--init-weights/--time-budget/--max-steps are ignored")
+        resume_overrides = parse_overrides(set_ or []) or None
+        if resume_overrides:
+            console.print(f"note: resuming with changed schedule keys: {', '.join(set_)} (the run is no longer an "
+                          "exact continuation)")
+        cfg = None
+    else:
+        cfg = load_config(config, overrides)
+    summary = pretrain(store, cfg, out, resume=resume, max_steps=None if resume else max_steps,
+                       init_weights=None if resume else init_weights, progress=not quiet,
+                       resume_overrides=resume_overrides)
     probe = summary.get("final_probe") or {}
     init = summary.get("init_probe") or {}
     msg = f"{summary['steps']}/{summary['planned_steps']} steps in {summary['wall_s']:.0f} s"

@@ -61,19 +61,47 @@ def _views(batch: dict, device: torch.device) -> dict[str, torch.Tensor]:
     return {"morph": to_float(batch["morph"], device), "micro": to_float(batch["micro"], device)}
 
 
+# Keys a resumed run may change (``resume_overrides``): the optimiser's and the teacher's schedules and
+# the logging cadence, e.g. a lower learning rate after the NaN guard stopped a run. Nothing that
+# changes the model, the data order or the crops.
+RESUMABLE = {
+    "train": {"lr", "min_lr", "warmup_frac", "weight_decay", "weight_decay_end", "momentum_teacher",
+              "momentum_teacher_end", "clip_grad", "log_every", "eval_every", "ckpt_every"},
+    "loss": {"teacher_temp", "warmup_teacher_temp", "warmup_teacher_temp_frac"},
+}
+
+
+def _resume_config(saved: dict, overrides: dict | None) -> dict:
+    """The run's saved config with the allowed ``overrides`` applied (type-checked like any override)."""
+    from madcell.config import merge
+
+    cfg = copy.deepcopy(saved)
+    if not overrides:
+        return cfg
+    bad = [f"{sec}.{k}" for sec, d in overrides.items() for k in (d if isinstance(d, dict) else {"": 0})
+           if sec not in RESUMABLE or k not in RESUMABLE[sec]]
+    if bad:
+        allowed = ", ".join(f"{s}.{k}" for s, ks in RESUMABLE.items() for k in sorted(ks))
+        raise InputError("--set", f"{', '.join(bad)} cannot change when resuming (allowed: {allowed})")
+    return merge(cfg, overrides, "--set on resume")
+
+
 def pretrain(store: str | Path, cfg: dict, out_dir: str | Path, resume: bool = False, max_steps: int | None = None,
-             init_weights: str | Path | None = None, progress: bool = True, stop_after: int | None = None) -> dict:
+             init_weights: str | Path | None = None, progress: bool = True, stop_after: int | None = None,
+             resume_overrides: dict | None = None) -> dict:
     """Pretrain MAD on ``store``; writes checkpoints, logs and ``export/`` under ``out_dir``.
 
     ``max_steps`` / ``init_weights`` override ``train.max_steps`` / ``model.init_weights``;
     ``train.time_budget_s`` plans the run to fit that wall time. ``resume`` continues the run in
-    ``out_dir`` exactly (its own saved config and plan win). ``stop_after`` ends the session after
+    ``out_dir`` exactly (its own saved config and plan win), except for ``resume_overrides`` of the
+    :data:`RESUMABLE` schedule keys (e.g. ``{"train": {"lr": 1e-4}}`` after a divergence), which apply
+    from the resumed step on. ``stop_after`` ends the session after
     that many completed steps with a checkpoint but no export (an interruption, for tests).
     Returns the summary (also written to ``summary.json``).
     """
     owned = not (torch.distributed.is_available() and torch.distributed.is_initialized())
     try:
-        return _pretrain(store, cfg, out_dir, resume, max_steps, init_weights, progress, stop_after)
+        return _pretrain(store, cfg, out_dir, resume, max_steps, init_weights, progress, stop_after, resume_overrides)
     finally:
         if owned and torch.distributed.is_available() and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
@@ -89,14 +117,14 @@ def _export(teacher_run, dist, cfg: dict, vs: ViewStore, sizes: dict[str, int], 
     return str(export_teacher(net, cfg, vs.channel_names, where, sizes["morph"], sizes["micro"]))
 
 
-def _pretrain(store, cfg, out_dir, resume, max_steps, init_weights, progress, stop_after) -> dict:
+def _pretrain(store, cfg, out_dir, resume, max_steps, init_weights, progress, stop_after, resume_overrides=None) -> dict:
     t_start = time.perf_counter()
     out_dir = Path(out_dir)
     ckpt_path = out_dir / "checkpoints" / "last.pt"
     state = None
     if resume:
         state = load_checkpoint(ckpt_path)
-        cfg = copy.deepcopy(state["cfg"])
+        cfg = _resume_config(state["cfg"], resume_overrides)
     else:
         if ckpt_path.exists():
             raise InputError(out_dir, "already holds a run (checkpoints/last.pt); pass --resume or choose another --out")

@@ -38,8 +38,10 @@ def check_finite(values: dict[str, float], step: int, lr: float) -> None:
     for name, v in values.items():
         if not math.isfinite(v):
             raise TrainingDiverged(
-                f"training diverged at step {step}: {name} = {v} (lr {lr:.3g}); the last good checkpoint "
-                "is kept - lower train.lr, raise train.warmup_frac or lower train.clip_grad and resume")
+                f"training diverged at step {step}: {name} = {v} (lr {lr:.3g}); no non-finite state was saved "
+                "(checkpoints/last.pt, when one was written, is the last good state): resume it with a lower "
+                "learning rate, e.g. `madcell pretrain STORE --out RUN --resume --set train.lr=...`, or, if there is "
+                "no checkpoint yet, start again with a lower train.lr / higher train.warmup_frac")
 
 
 class MetricLog:
