@@ -110,3 +110,22 @@ def test_mad_variants_concat_and_untrained(tmp_path, bench_store):
 
     np.testing.assert_allclose(joined.obsm["X_joined"], np.hstack([morph.obsm["X_morph_only_morph"], mad.obsm["X_mad_micro"]]))
     assert (tmp_path / "out" / "cache" / "runs" / "tiny" / "mad" / "export").exists()
+
+
+def test_cli_prints_the_computed_verdicts(tmp_path, bench_store):
+    from typer.testing import CliRunner
+
+    from madcell.cli import app
+
+    tiny = {"model": {"arch": "custom", "embed_dim": 24, "depth": 1, "num_heads": 2},
+            "head": {"n_layers": 2, "hidden_dim": 32, "bottleneck_dim": 16, "out_dim": 64},
+            "augment": {"n_local": 0}, "train": {"max_steps": 2, "batch_size": 8, "eval_every": 1000, "ckpt_every": 1000}}
+    cfg = {"kind": "benchmark", "name": "cli", "data": {"store": str(bench_store), "labels": ["cell_type"], "genes": "none"},
+           "config": {"overrides": {**tiny, **FAST_EVAL}}, "hest": {"enabled": False}, "report": {"datasets": "none"},
+           "methods": {"mad": {"kind": "mad"}, "untrained": {"kind": "baseline", "baseline": "untrained"}}}
+    p = tmp_path / "b.yaml"
+    p.write_text(yaml.safe_dump(cfg))
+    res = CliRunner().invoke(app, ["benchmark", str(p), "--out", str(tmp_path / "out"), "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert "Verdicts (" in res.output and "| mad − control | untrained |" in res.output
+    assert "cell_type knn" in res.output and any(v in res.output for v in ("wins", "ties", "loses"))

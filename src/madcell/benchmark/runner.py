@@ -187,7 +187,7 @@ def run_benchmark(config: str | Path, out: str | Path, overrides: Mapping | None
     info = {"config": bench["source"], "name": bench["name"], "methods": methods, "skipped": skipped, "failed": failed,
             "hest_protocol": hest_protocol,
             "evaluate": train_cfg["evaluate"], "decode": train_cfg["decode"], "log": cache.log, "seconds": round(time.monotonic() - t0, 1), "figures": [str(f) for f in figs], "reports": reports,
-            "verdicts_md": verdicts_md, "verdict_problems": problems}
+            "reference": bench["reference"], "verdicts_md": verdicts_md, "verdict_problems": problems}
     atomic_write_text(out / "benchmark.json", json.dumps(info, indent=1, default=str))
     from madcell.benchmark.markdown import write_benchmark_md
 

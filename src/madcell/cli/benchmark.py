@@ -25,6 +25,9 @@ def benchmark_cmd(
     cached artefacts are reused, so a rerun computes only what changed."""
     from madcell.benchmark import run_benchmark
     from madcell.config import parse_overrides
+    from madcell.utils.paths import check_output
+
+    check_output(out, [store], folder=True)
 
     overrides = parse_overrides(set_ or [])
     if store is not None:
@@ -32,6 +35,9 @@ def benchmark_cmd(
     command = "madcell " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else None
     echo = (lambda s: None) if quiet else (lambda s: console.print(s, highlight=False))
     res = run_benchmark(config, out, overrides or None, command=command, only=method, echo=echo)
+    for group, md in (res.get("verdicts_md") or {}).items():
+        typer.echo(f"\n**Verdicts ({group}): {res['reference']} against each control** "
+                   f"(computed from paired bootstrap differences)\n\n{md}\n")
     built = sum(e["status"] == "built" for e in res["log"])
     console.print(f"{len(res['methods'])} methods, {built} artefacts computed, {len(res['log']) - built} reused, "
                   f"{res['seconds']:.0f} s -> {Path(out) / 'benchmark.md'}", highlight=False)
