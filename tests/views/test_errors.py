@@ -40,12 +40,33 @@ def test_slides_with_different_channels(tmp_path):
     fails([a, b], tmp_path, "differ")
 
 
-def test_table_cell_missing_from_mask(tmp_path):
-    s = make_toy_slide(expression=False)
+def test_one_cell_missing_from_mask_is_skipped_and_reported(tmp_path):
+    from madcell.data.store import ViewStore
+
+    s = make_toy_slide(expression=False)  # 143 cells: 1 missing is below prepare.max_missing_frac (1 %)
     lab = int(s.cells["label"].iloc[60])
-    s.labels.data[s.labels.data == lab] = 0
-    err = fails(s, tmp_path, r"not in the label mask near their centroid \(e.g. cell 'c60'")
+    s.labels.data[s.labels.data == lab] = 0  # e.g. a small cell covered by its neighbour's polygon
+    out = tmp_path / "out.h5"
+    with pytest.warns(UserWarning, match=r"skipped 1 of 143 cells .*\['c60'\]"):
+        prepare_slides([s], out, CFG, progress=False)
+    with ViewStore(out) as vs:
+        assert len(vs) == 142 and "c60" not in set(vs.cell_ids)
+        rep = vs.slides["toy"]["geometry"]
+    assert rep["skipped_ids"] == ["c60"] and rep["skipped_not_in_mask"] == 1 and rep["centroid_on_own_label"] == 1.0
+
+
+def test_many_cells_missing_from_mask_fail_before_any_work(tmp_path):
+    s = make_toy_slide(expression=False)
+    for lab in s.cells["label"].iloc[:10]:
+        s.labels.data[s.labels.data == int(lab)] = 0
+    err = fails(s, tmp_path, r"10 of 143 cells of the table have no pixel in the label mask \(e.g. \['c0'")
     assert "/toy/toy" in str(err)
+
+
+def test_swapped_coordinates_inside_the_image_are_refused(tmp_path):
+    s = make_toy_slide(expression=False)
+    s.cells = s.cells.assign(x_px=s.cells["y_px"], y_px=s.cells["x_px"])  # still inside the 192 x 224 image
+    fails(s, tmp_path, r"only \d+% of the centroids fall on their own cell's label")
 
 
 def test_mask_label_missing_from_table(tmp_path):
@@ -132,8 +153,8 @@ def test_failed_run_keeps_an_existing_store(tmp_path):
 def test_error_in_a_worker_process(tmp_path):
     s = make_toy_slide(expression=False)
     lab = int(s.cells["label"].iloc[100])
-    s.labels.data[s.labels.data == lab] = 0
+    s.cells = s.cells.drop(index=100).reset_index(drop=True)  # found only while streaming, in a worker
     out = tmp_path / "w.h5"
-    with pytest.raises(InputError, match="c100"):
+    with pytest.raises(InputError, match=rf"not in the cell table \(e.g. \[{lab}\]\)"):
         prepare_slides([s], out, CFG, workers=2, progress=False)
     assert not out.exists()

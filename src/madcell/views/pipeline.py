@@ -23,6 +23,7 @@ from madcell.data.truth import write_truth
 from madcell.errors import InputError
 from madcell.io.base import SlideData
 from madcell.views import geometry, table
+from madcell.views.coverage import check_geometry
 from madcell.views.extract import SlideJob, ViewParams, extract_unit
 from madcell.views.normalize import compute_norm
 from madcell.views.resize import torch_threads
@@ -125,6 +126,8 @@ def prepare_slides(slides: Sequence[SlideData], out: str | Path, cfg: dict, work
     names, chan_idx = select_channels(slides, cfg["channels"])
     for s in slides:
         validate_slide(s, cfg)
+    checked = [check_geometry(s, cfg) for s in slides]  # one pass over each mask, before any view is cut
+    slides, geometry_reports = [c[0] for c in checked], [c[1] for c in checked]
     vp = ViewParams(int(cfg["morph_size"]), int(cfg["micro_size"]), float(cfg["morph_margin"]), cfg["dtype"],
                     cfg["micro_scale"] == "per_slide")
     out_bytes = 1 if cfg["dtype"] == "uint8" else 2
@@ -153,6 +156,7 @@ def prepare_slides(slides: Sequence[SlideData], out: str | Path, cfg: dict, work
             "n_cells": int(s.n_cells), "channels": norm.to_json(names), "flatfield_grid_factor": norm.factor
             if norm.background is not None else None, "tile_size": tile,
             "micro_side_px": {"median": int(np.median(sides)), "min": int(sides.min()), "max": int(sides.max())},
+            "geometry": geometry_reports[k],
         }
     expression = table.merged_expression(slides, cell_ids, orders)
     truth = table.merged_truth(slides, orders)

@@ -1,9 +1,10 @@
 """Checks that run before anything is written, so bad input fails fast with one clear message.
 
-Everything that can be decided from the config, the shapes and the cell table is checked here.
-What needs the pixels (NaN values, labels of the table missing from the mask or the reverse, an
-empty mask) is only known while streaming; :mod:`madcell.views.extract` raises those, and the
-atomic store writer guarantees no output is left behind either way.
+Everything that can be decided from the config, the shapes and the cell table is checked here; one
+pass over each label mask (:mod:`madcell.views.coverage`) then skips or refuses cells absent from the
+mask and refuses coordinates that miss their own labels. What needs the image pixels (NaN values) or
+a mask label absent from the table is only known while streaming; :mod:`madcell.views.extract` raises
+those, and the atomic store writer guarantees no output is left behind either way.
 """
 
 from __future__ import annotations
