@@ -78,8 +78,8 @@ def _resume_config(saved: dict, overrides: dict | None) -> dict:
     cfg = copy.deepcopy(saved)
     if not overrides:
         return cfg
-    bad = [f"{sec}.{k}" for sec, d in overrides.items() for k in (d if isinstance(d, dict) else {"": 0})
-           if sec not in RESUMABLE or k not in RESUMABLE[sec]]
+    bad = [f"{sec}.{k}" if isinstance(d, dict) else sec for sec, d in overrides.items()
+           for k in (d if isinstance(d, dict) else [None]) if k not in RESUMABLE.get(sec, ())]
     if bad:
         allowed = ", ".join(f"{s}.{k}" for s, ks in RESUMABLE.items() for k in sorted(ks))
         raise InputError("--set", f"{', '.join(bad)} cannot change when resuming (allowed: {allowed})")

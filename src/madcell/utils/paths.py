@@ -15,14 +15,6 @@ from typing import Iterable
 from madcell.errors import InputError
 
 
-def _inside(path: Path, folder: Path) -> bool:
-    try:
-        path.relative_to(folder)
-        return True
-    except ValueError:
-        return False
-
-
 def check_output(out: str | Path, inputs: Iterable[str | Path | None], option: str = "--out", folder: bool = False) -> Path:
     """Raise :class:`InputError` when ``out`` is an input, is an existing file inside an input folder
     (file outputs), is a directory where a file is written (or the reverse), or cannot be created;
@@ -34,7 +26,7 @@ def check_output(out: str | Path, inputs: Iterable[str | Path | None], option: s
         inp = Path(given).expanduser().resolve()
         if out_r == inp or (out_r.exists() and inp.exists() and os.path.samefile(out_r, inp)):
             raise InputError(out, f"{option} is the input {given}: writing it would destroy the input")
-        if not folder and inp.is_dir() and _inside(out_r, inp) and out_r.is_file():
+        if not folder and inp.is_dir() and out_r.is_relative_to(inp) and out_r.is_file():
             raise InputError(out, f"{option} is a file of the input folder {given}: writing it would replace it")
     if out_r.exists() and out_r.is_dir() and not folder:
         raise InputError(out, f"{option} is a directory; give a file path")
