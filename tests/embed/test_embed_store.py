@@ -139,3 +139,37 @@ def test_nan_pixels_are_an_input_error_and_nothing_is_written(tmp_path):
     with pytest.raises(InputError, match=r"1 cell\(s\) have NaN/Inf pixels.*cell4"):
         embed_store(path, _encoder(), out, chunk_cells=8, progress=False)
     assert not out.exists()
+
+
+def test_cli_embed_labels_and_view_size_warning(store, tmp_path):
+    cfg = load_config(None, TINY)
+    export_teacher(build_multiview(cfg, 2), cfg, ["a", "b"], tmp_path / "run" / "export", store_sizes=(70, 224))
+    ann = tmp_path / "ann.csv"
+    ann.write_text("cell_id,my_type\ncell0,T\ncell1,B\nghost,T\n")
+    with pytest.warns(UserWarning) as caught:
+        res = CliRunner().invoke(app, ["embed", str(store), "--run", str(tmp_path / "run"), "--out",
+                                       str(tmp_path / "e.h5ad"), "--labels", str(ann)])
+    assert res.exit_code == 0, res.output
+    messages = " ".join(str(w.message) for w in caught)
+    assert "28/56 px" in messages and "70/224 px" in messages  # store cut at other sizes than the training store
+    assert "1 of 3 annotated cell ids match no cell" in messages
+    a = ad.read_h5ad(tmp_path / "e.h5ad")
+    assert a.obs["my_type"].iloc[:2].tolist() == ["T", "B"] and a.obs["my_type"].iloc[2:].isna().all()
+    assert a.uns["madcell"]["labels"]["matched"] == 2 and "my_type for 2 of 23 cells" in res.output
+    # a bad table fails before any cell is embedded, and writes nothing
+    bad = tmp_path / "bad.csv"
+    bad.write_text("cell_id,my_type\ncell0,T\ncell0,B\n")
+    res = CliRunner().invoke(app, ["embed", str(store), "--run", str(tmp_path / "run"), "--out",
+                                   str(tmp_path / "f.h5ad"), "--labels", str(bad)])
+    assert res.exit_code == 2 and "bad.csv" in res.output and "duplicated" in res.output
+    assert not (tmp_path / "f.h5ad").exists() and not (tmp_path / "f.h5ad.parts").exists()
+
+
+def test_same_view_sizes_do_not_warn(store, tmp_path):
+    import warnings
+
+    cfg = load_config(None, TINY)
+    export_teacher(build_multiview(cfg, 2), cfg, ["a", "b"], tmp_path / "x", store_sizes=(28, 56))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        embed_store(store, Encoder.load(tmp_path / "x"), tmp_path / "e.h5ad", progress=False)

@@ -104,3 +104,27 @@ def test_collapsed_embedding_is_flagged_and_nan_is_an_error(tmp_path):
         evaluate_anndata(a, ["cell_type"], None, _cfg())
     b = make_embedding_anndata(n=120, n_genes=0, signal=2.0, method="fine", seed=0)
     assert not evaluate_anndata(b, ["cell_type"], None, _cfg())["degenerate"]
+
+
+def test_cli_evaluate_and_decode_take_labels_from_a_file(tmp_path):
+    """--labels FILE: a label the AnnData does not carry is scored (evaluate) and decoded (decode)."""
+    a = make_embedding_anndata(n=200, n_genes=4)
+    ann = pd.DataFrame({"cell_id": a.obs_names, "my_type": a.obs["cell_type"].astype(str).to_numpy()})
+    del a.obs["cell_type"]
+    a.write_h5ad(tmp_path / "emb.h5ad")
+    ann.to_csv(tmp_path / "ann.csv", index=False)
+    sets = [x for k, v in FAST.items() for x in ("--set", f"evaluate.{k}={json.dumps(v)}")]
+    res = CliRunner().invoke(app, ["evaluate", str(tmp_path / "emb.h5ad"), "--labels", str(tmp_path / "ann.csv"),
+                                   "--label", "my_type", "--genes", "none", "--out", str(tmp_path / "ev"),
+                                   "--set", "decode.max_epochs=10", *sets])
+    assert res.exit_code == 0, res.output
+    assert "my_type for 200 of 200 cells" in res.output
+    m = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    assert m["labels"]["my_type"]["knn"]["accuracy"]["mean"] > 0.5  # the planted types, read from the file
+    res = CliRunner().invoke(app, ["decode", str(tmp_path / "emb.h5ad"), "--labels", str(tmp_path / "ann.csv"),
+                                   "--label", "my_type", "--out", str(tmp_path / "dec.h5ad"),
+                                   "--set", "decode.max_epochs=5"])
+    assert res.exit_code == 0, res.output
+    import anndata as ad
+
+    assert "pred_my_type" in ad.read_h5ad(tmp_path / "dec.h5ad").obs

@@ -103,3 +103,25 @@ def test_attach_refuses_a_column_the_table_has(tmp_path, xenium_slide):
     assert report == {"matched": 1, "cells": 526, "unknown_ids": 0}
     with pytest.raises(InputError, match="already exist"):
         attach_annotations(slides, ann, "ann.csv")
+
+
+def test_annotate_anndata_joins_by_cell_id(tmp_path):
+    import anndata as ad
+
+    from madcell.io.annotations import annotate_anndata
+
+    a = ad.AnnData(obs=pd.DataFrame({"slide": ["s"] * 4}, index=["c1", "c2", "c3", "c4"]))
+    path = tmp_path / "ann.csv"
+    path.write_text("cell_id,kind,score\nc2,tumour,0.5\nc1,immune,1.5\nzz,tumour,2\n")
+    with pytest.warns(UserWarning, match="1 of 3 annotated cell ids match no cell"):
+        rep = annotate_anndata(a, path)
+    assert rep == {"matched": 2, "cells": 4, "unknown_ids": 1, "columns": ["kind", "score"]}
+    assert a.obs["kind"].iloc[:2].tolist() == ["immune", "tumour"] and a.obs["kind"].iloc[2:].isna().all()
+    assert a.obs["score"].iloc[:2].tolist() == [1.5, 0.5] and np.isnan(a.obs["score"].iloc[2])
+    with pytest.raises(InputError, match="already exist"):
+        annotate_anndata(a, path)  # the columns are there now
+    other = tmp_path / "other.csv"
+    other.write_text("cell_id,kind2\nq1,x\n")
+    with pytest.raises(InputError, match="none of its 1 cell ids matches") as exc:
+        annotate_anndata(a, other)
+    assert "other.csv" in str(exc.value)

@@ -6,13 +6,9 @@ import functools
 from typing import Callable
 
 import typer
-from rich.console import Console
 
 from madcell.errors import MadcellError, exit_code
-
-# soft_wrap: no line breaks inserted at the (80-column when not a terminal) width, so an error stays
-# one line in a log file and progress lines are not split
-console = Console(stderr=True, soft_wrap=True)
+from madcell.utils.progress import console  # soft_wrap: an error stays one line in a log file
 
 
 def guarded(func: Callable) -> Callable:
@@ -28,3 +24,22 @@ def guarded(func: Callable) -> Callable:
             raise typer.Exit(code=exit_code(exc)) from None
 
     return wrapper
+
+
+LABELS_HELP = ("Table of cell annotations (CSV/TSV/parquet): a cell_id column plus label columns, joined "
+               "onto obs by cell id; unknown ids are counted, duplicates are an error.")
+
+
+def add_labels(adata, labels) -> None:
+    """``--labels FILE``: join the file's label columns onto ``adata.obs`` and say how many cells matched."""
+    if labels is None:
+        return
+    from madcell.io.annotations import annotate_anndata
+
+    report_labels(labels, annotate_anndata(adata, labels))
+
+
+def report_labels(labels, rep: dict) -> None:
+    console.print(f"labels from {labels}: {', '.join(rep['columns'])} for {rep['matched']} of {rep['cells']} cells"
+                  + (f"; {rep['unknown_ids']} ids in the file match no cell" if rep["unknown_ids"] else ""),
+                  highlight=False, markup=False)

@@ -8,7 +8,7 @@ from typing import List, Optional
 
 import typer
 
-from madcell.cli.common import console, guarded
+from madcell.cli.common import LABELS_HELP, add_labels, console, guarded
 
 
 @guarded
@@ -20,6 +20,7 @@ def decode_cmd(
     key: Optional[str] = typer.Option(None, "--key", help="obsm key of the embedding (default: uns['madcell']['embedding_key'])."),
     decoders_dir: Optional[Path] = typer.Option(None, "--decoders-dir", help="Folder to save the decoders in (default: <out stem>_decoders next to OUT)."),
     from_decoders: Optional[Path] = typer.Option(None, "--from-decoders", help="Apply the decoders saved in this folder instead of training."),
+    labels_file: Optional[Path] = typer.Option(None, "--labels", help=LABELS_HELP),
     config: Optional[str] = typer.Option(None, "--config", "-c", help="Preset name or YAML file (default: default.yaml)."),
     set_: Optional[List[str]] = typer.Option(None, "--set", help="Config override section.key=value (repeatable), e.g. --set decode.balance=sample."),
 ) -> None:
@@ -28,7 +29,7 @@ def decode_cmd(
     from madcell.decode import apply_decoders, decode_anndata, read_embedding
     from madcell.utils.paths import check_output
 
-    check_output(out, [emb, from_decoders])
+    check_output(out, [emb, from_decoders, labels_file])
     if decoders_dir is not None:
         check_output(decoders_dir, [emb], "--decoders-dir", folder=True)
     from madcell.embed.anndata_form import write_h5ad
@@ -36,6 +37,7 @@ def decode_cmd(
 
     cfg = load_config(config, set_ or None)
     adata = read_embedding(emb)
+    add_labels(adata, labels_file)
     if from_decoders is not None:
         adata = apply_decoders(adata, from_decoders, key)
     else:

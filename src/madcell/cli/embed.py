@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import typer
 
-from madcell.cli.common import console, guarded
+from madcell.cli.common import LABELS_HELP, console, guarded, report_labels
 from madcell.errors import InputError
 
 
@@ -21,6 +22,7 @@ def embed(
     chunk_cells: int = typer.Option(8192, help="Cells per resumable chunk."),
     device: str = typer.Option("auto", help="auto | cpu | cuda | cuda:N."),
     precision: str = typer.Option("auto", help="auto (bf16 on GPU, fp32 on CPU) | fp32 | bf16."),
+    labels_file: Optional[Path] = typer.Option(None, "--labels", help=LABELS_HELP),
 ) -> None:
     """Embed every cell: concat of the teacher CLS tokens of the morphology and microenvironment views."""
     from madcell.data.store import ViewStore
@@ -28,7 +30,7 @@ def embed(
     from madcell.models import Encoder
     from madcell.utils.paths import check_output
 
-    check_output(out, [store, run])
+    check_output(out, [store, run, labels_file])
 
     if not run.exists():
         raise InputError(run, "run folder does not exist")
@@ -39,7 +41,9 @@ def embed(
                                 f"{len(encoder.channel_names)} ({', '.join(encoder.channel_names)})")
     adata = embed_store(vs, encoder, out, method=method, key=key, batch_size=batch_size,
                         chunk_cells=chunk_cells, device=device, precision=precision,
-                        info={"run": str(run.resolve())})
+                        info={"run": str(run.resolve())}, labels=labels_file)
+    if labels_file is not None:
+        report_labels(labels_file, adata.uns["madcell"]["labels"])
     console.print(f"wrote {out}: {adata.n_obs} cells x {adata.obsm[key].shape[1]} dims ({key})")
 
 

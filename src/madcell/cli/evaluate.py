@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from madcell.cli.common import console, guarded
+from madcell.cli.common import LABELS_HELP, add_labels, console, guarded
 
 
 @guarded
@@ -20,6 +20,7 @@ def evaluate_cmd(
     config: Optional[str] = typer.Option(None, "--config", "-c", help="Preset name or YAML file (default: default.yaml)."),
     set_: Optional[List[str]] = typer.Option(None, "--set", help="Config override section.key=value (repeatable), e.g. --set evaluate.bootstrap=200."),
     within: Optional[str] = typer.Option(None, "--within", help="Also score every --label (except this column) inside each group of this obs column, e.g. cell_type."),
+    labels_file: Optional[Path] = typer.Option(None, "--labels", help=LABELS_HELP),
     within_classes: Optional[str] = typer.Option(None, "--within-classes", help="With --within: also score restricted to these classes (comma-separated), e.g. macrophage_TAM,macrophage_stromal."),
 ) -> None:
     """Clustering (k-means/Leiden ARI, NMI, purity), kNN/linear/MLP probes, cross-view Recall@K, gene
@@ -29,12 +30,13 @@ def evaluate_cmd(
     from madcell.decode import read_embedding
     from madcell.utils.paths import check_output
 
-    check_output(out, [emb], folder=True)
+    check_output(out, [emb, labels_file], folder=True)
     from madcell.evaluate import evaluate_anndata, write_metrics
     from madcell.report.tables import format_metric_table
 
     cfg = load_config(config, set_ or None)
     adata = read_embedding(emb)
+    add_labels(adata, labels_file)
     labels = label or []
     groups = {lab: within for lab in labels if within and lab != within}
     classes = [c.strip() for c in within_classes.split(",") if c.strip()] if within_classes else None

@@ -13,7 +13,7 @@ from typing import List, Optional
 
 import typer
 
-from madcell.cli.common import console, guarded
+from madcell.cli.common import LABELS_HELP, add_labels, console, guarded
 
 
 def _overrides(items: list[str]) -> list[str]:
@@ -32,6 +32,7 @@ def niche(
     k_niches: Optional[int] = typer.Option(None, "--k-niches", help="Number of teacher niches K (default 8, niche.k_niches)."),
     graph: Optional[str] = typer.Option(None, "--graph", help="Spatial graph: knn | radius | delaunay (default knn)."),
     student: Optional[str] = typer.Option(None, "--student", help="Student: transformer (neighbourhood tokens) | mlp (cell + neighbour mean)."),
+    labels_file: Optional[Path] = typer.Option(None, "--labels", help=LABELS_HELP + " E.g. cell types for --cell-type-col."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the held-out blocks, teacher, student and baselines (default 0)."),
     config: Optional[Path] = typer.Option(None, "--config", help="Config preset name or YAML file (its niche section is used)."),
     set_: Optional[List[str]] = typer.Option(None, "--set", help="Override a niche key, e.g. --set k_auto=true or --set niche.hops=2 (repeatable)."),
@@ -44,7 +45,7 @@ def niche(
     from madcell.niche import run_niche
     from madcell.utils.paths import check_output
 
-    check_output(out, [emb], folder=True)
+    check_output(out, [emb, labels_file], folder=True)
 
     if not emb.exists():
         raise InputError(emb, "does not exist")
@@ -60,6 +61,7 @@ def niche(
         adata = ad.read_h5ad(emb)
     except Exception as exc:  # noqa: BLE001 - any read failure is a bad input file
         raise InputError(emb, f"is not a readable .h5ad file ({exc})") from exc
+    add_labels(adata, labels_file)
     _, m = run_niche(adata, cfg, out_dir=out)
     console.print(f"wrote {out}/niche.h5ad, niche_metrics.json, niche_maps.png, niche.md "
                   f"(K = {m['k_niches']}, {m['n_heldout']} held-out cells)")

@@ -11,30 +11,24 @@ from __future__ import annotations
 
 import json
 import shutil
+import warnings
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 import torch
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from madcell.data.store import ViewStore
 from madcell.embed.anndata_form import embedding_to_anndata, write_h5ad
 from madcell.errors import InputError, NumericalError
 from madcell.utils.atomic import atomic_path
 from madcell.utils.device import autocast, pick_device
+from madcell.utils.progress import Progress
 
 
 class ViewEncoder(Protocol):
     def encode(self, morph: torch.Tensor, micro: torch.Tensor) -> dict[str, torch.Tensor]: ...
     def to(self, device: torch.device) -> "ViewEncoder": ...
-
-
-def progress_bar(disable: bool = False) -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(), TimeRemainingColumn(), disable=disable, transient=False,
-    )
 
 
 def model_fingerprint(encoder) -> str | None:
@@ -72,6 +66,18 @@ def store_fingerprint(store: ViewStore) -> str:
     return f"{Path(store.path).resolve()}:{st.st_size}:{st.st_mtime_ns}"
 
 
+def warn_view_sizes(store: ViewStore, encoder) -> None:
+    """Warn when the store's views are cut at other sides than the training store's: the encoder
+    resizes them to its training sizes, so every cell is then seen at another scale than in training."""
+    trained = getattr(encoder, "store_sizes", None)
+    here = (int(store.morph_size), int(store.micro_size))
+    if trained and tuple(trained) != here:
+        warnings.warn(f"{store.path}: views are {here[0]}/{here[1]} px (morph/micro) but the model was trained "
+                      f"on a store cut at {trained[0]}/{trained[1]} px; they are resized to the model's input, "
+                      "so cells appear at another scale than in training. Prepare this store with the same "
+                      "view sizes (prepare.morph_size / prepare.micro_size) as the training store.")
+
+
 @torch.no_grad()
 def encode_views(store: ViewStore, encoder: ViewEncoder, idx: np.ndarray, batch_size: int,
                  device: torch.device, precision: str) -> dict[str, np.ndarray]:
@@ -100,13 +106,22 @@ def embed_store(
     precision: str = "auto",
     info: dict | None = None,
     progress: bool = True,
+    labels: str | Path | None = None,
 ):
     """Embed every cell of ``store`` with ``encoder`` and write the AnnData form to ``out``.
 
     ``obsm[key]`` = [morph CLS | micro CLS], ``obsm[key+'_morph']`` and ``obsm[key+'_micro']`` the parts.
-    Returns the AnnData.
+    ``labels``: a cell-annotation table (:func:`madcell.io.annotations.read_annotations`) whose columns
+    are joined onto ``obs`` by cell id; it is read (and a bad one refused) before any cell is embedded,
+    and how many cells it matched goes to ``uns['madcell']['labels']``. Returns the AnnData.
     """
+    table = None
+    if labels is not None:
+        from madcell.io.annotations import read_annotations
+
+        table = read_annotations(labels)
     store = store if isinstance(store, ViewStore) else ViewStore(store)
+    warn_view_sizes(store, encoder)
     out = Path(out)
     dev = pick_device(device)
     encoder = encoder.to(dev)
@@ -129,8 +144,7 @@ def embed_store(
     mf.write_text(json.dumps(manifest))
 
     starts = list(range(0, n, chunk_cells))
-    with progress_bar(disable=not progress) as bar:
-        task = bar.add_task(f"embed {method}", total=n)
+    with Progress(f"embed {method}", n, enabled=progress) as bar:
         for s in starts:
             part = parts_dir / f"chunk_{s:010d}.npz"
             stop = min(s + chunk_cells, n)
@@ -140,13 +154,17 @@ def embed_store(
                 with atomic_path(part) as tmp:
                     with open(tmp, "wb") as fh:
                         np.savez(fh, **emb)
-            bar.update(task, completed=stop)
+            bar.update(stop)
 
     chunks = [np.load(parts_dir / f"chunk_{s:010d}.npz") for s in starts]
     morph = np.concatenate([c["morph"] for c in chunks])
     micro = np.concatenate([c["micro"] for c in chunks])
     embeddings = {key: np.concatenate([morph, micro], axis=1), f"{key}_morph": morph, f"{key}_micro": micro}
     adata = embedding_to_anndata(store, embeddings, key=key, method=method, info=info)
+    if table is not None:
+        from madcell.io.annotations import annotate_anndata
+
+        adata.uns["madcell"]["labels"] = {"file": str(labels), **annotate_anndata(adata, labels, table)}
     write_h5ad(adata, out)
     shutil.rmtree(parts_dir, ignore_errors=True)
     return adata

@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
 import pandas as pd
 
 from madcell.errors import InputError
@@ -84,3 +85,30 @@ def xenium_clusters(folder: str | Path) -> pd.DataFrame | None:
         name = "xenium_" + f.parent.name.removeprefix("gene_expression_")
         cols[name] = t.set_index("Barcode")["Cluster"]
     return pd.DataFrame(cols) if cols else None
+
+
+def annotate_anndata(adata, source: str | Path, annotations: pd.DataFrame | None = None) -> dict:
+    """Join the label columns of ``source`` (:func:`read_annotations`) onto ``adata.obs`` by cell id
+    (``obs_names``), in place: the ``--labels FILE`` of ``embed`` / ``evaluate`` / ``decode`` / ``niche``.
+    Columns that already exist in ``obs`` are an error (rename them in the file); cells without a row
+    get a missing value; ids that match no cell are counted and warned about. Returns
+    ``{"matched", "cells", "unknown_ids", "columns"}``."""
+    table = read_annotations(source) if annotations is None else annotations
+    clash = sorted(set(table.columns) & set(map(str, adata.obs.columns)))
+    if clash:
+        raise InputError(source, f"column(s) {clash} already exist in the AnnData's obs; rename them in the file")
+    ids = pd.Index(adata.obs_names.astype(str))
+    matched = int(ids.isin(table.index).sum())
+    if matched == 0:
+        raise InputError(source, f"none of its {len(table)} cell ids matches a cell of the AnnData "
+                                 f"(e.g. {table.index[:3].tolist()} vs {ids[:3].tolist()})")
+    unknown = int((~table.index.isin(ids)).sum())
+    if unknown:
+        warnings.warn(f"{source}: {unknown} of {len(table)} annotated cell ids match no cell of the AnnData")
+    part = table.reindex(ids)
+    for col in table.columns:
+        values = part[col]
+        # text labels as categories (ids as strings), numbers as numbers; cells without a row stay missing
+        adata.obs[col] = (pd.Categorical(values.where(values.isna(), values.astype(str)))
+                          if values.dtype == object else values.to_numpy())
+    return {"matched": matched, "cells": int(adata.n_obs), "unknown_ids": unknown, "columns": list(table.columns)}

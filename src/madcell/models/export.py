@@ -46,8 +46,12 @@ def export_teacher(
     out_dir: str | Path,
     morph_size: int | None = None,
     micro_size: int | None = None,
+    store_sizes: tuple[int, int] | None = None,
 ) -> Path:
     """Write ``out_dir/teacher.safetensors`` + ``out_dir/model.json`` atomically; returns ``out_dir``.
+
+    ``store_sizes``: (morph, micro) view sides of the store the model was trained on, so that embedding
+    a store cut at other sizes (another field of view per pixel of the model) can be warned about.
 
     The training view sizes are ``morph_size``/``micro_size`` when given (pass the resolved sizes when
     ``augment.*_size`` is null), else ``augment.*_size``, else ``prepare.*_size``.
@@ -72,6 +76,7 @@ def export_teacher(
         "micro_size": u,
         "channel_names": [str(c) for c in channel_names],
         "embed_dim": teacher.embed_dim,
+        **({"store_sizes": [int(v) for v in store_sizes]} if store_sizes else {}),
     }
     with atomic_path(out_dir / WEIGHTS_NAME) as tmp:
         save_file(tensors, str(tmp), metadata={"format": FORMAT})
@@ -105,6 +110,7 @@ class Encoder(nn.Module):
         morph_size: int,
         micro_size: int,
         channel_names: Sequence[str],
+        store_sizes: Sequence[int] | None = None,
     ):
         super().__init__()
         self.backbones = nn.ModuleDict(dict(backbones))
@@ -112,6 +118,7 @@ class Encoder(nn.Module):
         self.spec = dict(spec)
         self.morph_size, self.micro_size = int(morph_size), int(micro_size)
         self.channel_names = list(channel_names)
+        self.store_sizes = tuple(int(v) for v in store_sizes) if store_sizes else None
         self.requires_grad_(False)
         self.eval()
 
@@ -145,7 +152,8 @@ class Encoder(nn.Module):
             except RuntimeError as exc:
                 raise InputError(root / WEIGHTS_NAME, f"does not match {META_NAME} ({exc})") from exc
             backbones[name] = vit
-        return cls(backbones, mode, spec, meta["morph_size"], meta["micro_size"], meta["channel_names"])
+        return cls(backbones, mode, spec, meta["morph_size"], meta["micro_size"], meta["channel_names"],
+                   meta.get("store_sizes"))
 
     @classmethod
     def untrained(cls, cfg: Mapping[str, Any], in_chans: int, channel_names: Sequence[str], seed: int = 0) -> "Encoder":

@@ -114,7 +114,8 @@ def _export(teacher_run, dist, cfg: dict, vs: ViewStore, sizes: dict[str, int], 
         return None
     net = build_multiview(cfg, vs.n_channels, max(sizes.values()))
     net.load_state_dict({k[len("net."):]: v for k, v in full.items()})
-    return str(export_teacher(net, cfg, vs.channel_names, where, sizes["morph"], sizes["micro"]))
+    return str(export_teacher(net, cfg, vs.channel_names, where, sizes["morph"], sizes["micro"],
+                             (vs.morph_size, vs.micro_size)))
 
 
 def _pretrain(store, cfg, out_dir, resume, max_steps, init_weights, progress, stop_after, resume_overrides=None) -> dict:

@@ -22,6 +22,7 @@ from madcell.data.store import create_store, encode_view
 from madcell.data.truth import write_truth
 from madcell.errors import InputError
 from madcell.io.base import SlideData
+from madcell.utils.progress import Progress
 from madcell.views import geometry, table
 from madcell.views.coverage import check_geometry
 from madcell.views.extract import SlideJob, ViewParams, extract_unit
@@ -103,14 +104,6 @@ def _results(units: list[geometry.Unit], jobs, vp, compression, workers: int):
             yield res
 
 
-def _progress(enabled: bool, total: int):
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    return Progress(TextColumn("prepare"), BarColumn(), MofNCompleteColumn(), TextColumn("cells"),
-                    TimeRemainingColumn(), console=Console(stderr=True), disable=not enabled, transient=False)
-
-
 def prepare_slides(slides: Sequence[SlideData], out: str | Path, cfg: dict, workers: int = 1,
                    progress: bool = True) -> Path:
     """Write the views of every cell of ``slides`` into the store ``out``; returns its path.
@@ -169,8 +162,7 @@ def prepare_slides(slides: Sequence[SlideData], out: str | Path, cfg: dict, work
     compression = None if cfg["compression"] in (None, "none") else cfg["compression"]
 
     with create_store(out, n_total, names, vp.morph_size, vp.micro_size, cfg["dtype"], obs_cols, params, meta,
-                      compression) as writer, _progress(progress, n_total) as bar:
-        task = bar.add_task("prepare", total=n_total)
+                      compression) as writer, Progress("prepare", n_total, enabled=progress) as bar:
         slide_obs = [table.obs_values(s.cells, kinds) for s in slides]
         start = 0
         results = _results(units, jobs, vp, compression, workers)
@@ -178,7 +170,7 @@ def prepare_slides(slides: Sequence[SlideData], out: str | Path, cfg: dict, work
             for unit in units:
                 _write_unit(writer, start, unit, next(results), jobs, slides, slide_ids, cell_ids, slide_obs)
                 start += len(unit.cells)
-                bar.advance(task, len(unit.cells))
+                bar.advance(len(unit.cells))
         finally:
             results.close()  # stops the worker pool at once on an error
         if expression is not None:
