@@ -84,6 +84,21 @@ def test_polygons_csv_um_without_table(tmp_path):
     assert list(s.cells["cell_id"]) == [f"c{i}" for i in range(1, 17)]
 
 
+def test_polygons_with_a_label_only_cell_table(tmp_path):
+    """A cell table with ids and labels but no centroids (the issue's crash: KeyError 'x_px_polygon'):
+    the centroids come from the polygons, the labels from the table."""
+    truth = make_tissue(tmp_path / "s")
+    for f in ("labels.tif", "cells.parquet", "expression.h5ad"):
+        (tmp_path / "s" / f).unlink()
+    rows = [(cid, x, y) for cid, ring in _squares() for x, y in ring]
+    pd.DataFrame(rows, columns=["cell_id", "x", "y"]).to_csv(tmp_path / "s" / "polygons.csv", index=False)
+    pd.DataFrame({"cell_id": [f"c{i}" for i in range(1, 17)], "kind": ["a", "b"] * 8}).to_csv(
+        tmp_path / "s" / "annot.csv", index=False)
+    (s,) = read_input(tmp_path / "s", options={"cells": "annot.csv"})
+    assert s.label_columns == ["kind"] and list(s.cells["kind"]) == ["a", "b"] * 8
+    assert np.allclose(s.cells["x_px"], truth["cells"]["x_px"]) and np.allclose(s.cells["y_px"], truth["cells"]["y_px"])
+
+
 def test_png_image(tmp_path):
     from PIL import Image
 

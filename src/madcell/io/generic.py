@@ -83,12 +83,8 @@ def _with_polygons(folder, poly_path, table, table_path, shape, opts, meta_px):
                          f"(e.g. {extra[:5]})")
     table = table[table["cell_id"].isin(cells["cell_id"])].drop(columns=["label"], errors="ignore")
     merged = cells.merge(table, on="cell_id", how="left", suffixes=("_polygon", ""))
-    for c in ("x_px", "y_px"):  # the table's centroids win over the polygon ones
-        if c not in merged:
-            merged[c] = merged.pop(f"{c}_polygon")
-        else:
-            merged = merged.drop(columns=[f"{c}_polygon"])
-    return labels, merged, dropped
+    # the table's centroids win over the polygon ones; a table without centroids (only labels) keeps them
+    return labels, merged.drop(columns=["x_px_polygon", "y_px_polygon"], errors="ignore"), dropped
 
 
 def read_generic(path: str | Path, options: dict | None = None) -> list[SlideData]:
