@@ -22,7 +22,7 @@ def _cfg(**kw):
 
 def test_decode_anndata_roundtrip(tmp_path):
     a = make_embedding_anndata(n=300, n_genes=6)
-    out = decode_anndata(a, ["cell_type"], ["GENE0", "GENE2"], _cfg(), decoders_dir=tmp_path / "dec")
+    out = decode_anndata(a, ["cell_type"], ["GENE0", "GENE2"], _cfg(cross_fit=0), decoders_dir=tmp_path / "dec")
     pred = out.obs["pred_cell_type"].astype(str).to_numpy()
     assert (pred == a.obs["cell_type"].astype(str).to_numpy()).mean() > 0.9
     assert out.obsm["pred_proba_cell_type"].shape == (300, 4)
@@ -39,9 +39,26 @@ def test_decode_anndata_roundtrip(tmp_path):
 def test_cross_fit_predictions_are_out_of_fold():
     a = make_embedding_anndata(n=240, n_genes=4, n_slides=1)
     out = decode_anndata(a, ["cell_type"], "all", _cfg(cross_fit=3))
-    assert out.uns["madcell_decode"]["in_sample"] is False
+    info = out.uns["madcell_decode"]
+    assert info["in_sample"] is False
+    # the recorded scores are those of the out-of-fold predictions
+    y, pred = a.obs["cell_type"].astype(str).to_numpy(), out.obs["pred_cell_type"].astype(str).to_numpy()
+    assert info["labels"]["cell_type"]["scores"]["accuracy"] == pytest.approx((y == pred).mean())
+    Y = np.log1p(np.asarray(a.X, np.float64))
+    r0 = np.corrcoef(Y[:, 0], out.layers["pred_expression"][:, 0])[0, 1]
+    assert info["gene_scores"]["pearson"][0] == pytest.approx(r0, abs=1e-4)
     assert np.isfinite(out.layers["pred_expression"]).all()
     assert (out.obs["pred_cell_type"].astype(str) == a.obs["cell_type"].astype(str)).mean() > 0.8
+
+
+def test_default_is_out_of_fold():
+    """The default (decode.cross_fit 5) scores held-out cells; in-sample scores of the same decoder are
+    at least as high (they flatter it), which is why they are not the default."""
+    a = make_embedding_anndata(n=240, n_genes=4, n_slides=1)
+    held = decode_anndata(a.copy(), ["cell_type"], "all", _cfg()).uns["madcell_decode"]
+    ins = decode_anndata(a.copy(), ["cell_type"], "all", _cfg(cross_fit=0)).uns["madcell_decode"]
+    assert held["cross_fit"] == 5 and held["in_sample"] is False and ins["in_sample"] is True
+    assert ins["gene_scores"]["pearson_mean"] >= held["gene_scores"]["pearson_mean"] - 0.01
 
 
 def test_bad_inputs_name_the_problem():
@@ -61,6 +78,8 @@ def test_cli_decode(tmp_path):
     assert res.exit_code == 0, res.output
     b = ad.read_h5ad(tmp_path / "pred.h5ad")
     assert "pred_cell_type" in b.obs and "pred_expression" in b.layers
+    assert "held-out (5-fold out-of-fold predictions)" in res.output and "cell_type: accuracy" in res.output
+    assert "Pearson r mean" in res.output
     assert (tmp_path / "pred_decoders" / "index.json").exists()
     res = runner.invoke(app, ["decode", str(tmp_path / "missing.h5ad"), "--label", "x", "--out", str(tmp_path / "o.h5ad")])
     assert res.exit_code == 2 and "does not exist" in res.output

@@ -46,8 +46,25 @@ def decode_cmd(
         folder = decoders_dir or out.with_name(out.stem + "_decoders")
         adata = decode_anndata(adata, label or [], genes, cfg, key, folder)
         console.print(f"decoders saved to {folder}", highlight=False)
+        print_scores(adata.uns["madcell_decode"])
     write_h5ad(adata, out)
     console.print(f"predictions for {adata.n_obs} cells -> {out}", highlight=False)
+
+
+def print_scores(info: dict) -> None:
+    """The decoders' scores on the labelled cells, saying whether they are held-out or in-sample."""
+    how = (f"held-out ({info['cross_fit']}-fold out-of-fold predictions)" if not info["in_sample"] else
+           "IN-SAMPLE (decode.cross_fit < 2: the decoders were scored on their own training cells; these "
+           "numbers flatter them)")
+    console.print(f"scores, {how}:", highlight=False, markup=False)
+    for col, d in info["labels"].items():
+        sc = d["scores"]
+        console.print(f"  {col}: accuracy {sc['accuracy']:.3f}, balanced accuracy {sc['balanced_accuracy']:.3f} "
+                      f"({sc['n_cells']} labelled cells)", highlight=False, markup=False)
+    if "gene_scores" in info:
+        g = info["gene_scores"]
+        console.print(f"  genes ({len(g['pearson'])}, {info['space']}): Pearson r mean {g['pearson_mean']:.3f}, "
+                      f"median {g['pearson_median']:.3f}; MAE mean {g['mae_mean']:.3f}", highlight=False, markup=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -123,9 +123,11 @@ def decode_anndata(
                 p = np.zeros((len(test), len(dec.classes)), np.float32)
                 p[:, cols] = sub.predict_proba(X[test])
                 proba[test] = p
-        adata.obs[f"pred_{col}"] = pd.Categorical(np.asarray(dec.classes, dtype=object)[proba.argmax(1)], categories=dec.classes)
+        pred = np.asarray(dec.classes, dtype=object)[proba.argmax(1)]
+        adata.obs[f"pred_{col}"] = pd.Categorical(pred, categories=dec.classes)
         adata.obsm[f"pred_proba_{col}"] = proba.astype(np.float32)
-        info["labels"][col] = {"classes": dec.classes, "best_epoch": dec.meta["history"]["best_epoch"]}
+        info["labels"][col] = {"classes": dec.classes, "best_epoch": dec.meta["history"]["best_epoch"],
+                               "scores": label_scores(y[known].astype(str), pred[known].astype(str))}
         saved[col] = dec
     if gene_list:
         cols = adata.var_names.get_indexer(gene_list)
@@ -139,6 +141,7 @@ def decode_anndata(
         layer = np.full(adata.shape, np.nan, dtype=np.float32)
         layer[:, cols] = pred
         adata.layers["pred_expression"] = layer
+        info["gene_scores"] = gene_scores(Y, pred, gene_list)
         info["transform"] = c["gene_transform"]
         info["space"] = transform_label(c["gene_transform"])
         saved["expression"] = dec
@@ -147,6 +150,28 @@ def decode_anndata(
         info["decoders_dir"] = str(decoders_dir)
     adata.uns["madcell_decode"] = info
     return adata
+
+
+def label_scores(y: np.ndarray, pred: np.ndarray) -> dict:
+    """Accuracy and balanced accuracy (mean per-class recall) of predictions on the labelled cells:
+    held-out when ``decode.cross_fit`` >= 2, in-sample otherwise (``uns['madcell_decode']['in_sample']``)."""
+    from madcell.evaluate.probes import accuracy_fn, balanced_accuracy_fn
+
+    correct = y == pred
+    one = np.ones((1, len(y)))
+    return {"n_cells": int(len(y)), "accuracy": float(accuracy_fn(correct)(one)[0]),
+            "balanced_accuracy": float(balanced_accuracy_fn(y, correct)(one)[0])}
+
+
+def gene_scores(Y: np.ndarray, pred: np.ndarray, genes: Sequence[str]) -> dict:
+    """Per-gene Pearson r (a list in the order of ``genes``) and MAE of the predictions (in the target
+    transform's space), their mean / median."""
+    from madcell.evaluate.genes import mae_fn, pearson_fn
+
+    one = np.ones((1, len(Y)))
+    r, mae = pearson_fn(Y, pred)(one)[0], mae_fn(Y, pred)(one)[0]
+    return {"pearson_mean": float(np.nanmean(r)), "pearson_median": float(np.nanmedian(r)),
+            "mae_mean": float(np.mean(mae)), "pearson": [float(v) for v in r]}  # in the order of ``genes``
 
 
 def save_decoders(decoders: Mapping[str, ClassifierDecoder | RegressionDecoder], folder: str | Path, key: str) -> Path:
