@@ -53,3 +53,20 @@ def test_crop_offsets_inferred_when_not_given():
 def test_pixel_size_option_gives_um():
     s = read_input(real("cosmx_lung_mini"), options={"pixel_size_um": 0.18, "fovs": [3]})
     assert len(s) == 1 and s[0].pixel_size_um == 0.18 and {"x_um", "y_um"} <= set(s[0].cells.columns)
+
+
+def test_missing_pixel_size_is_warned_about():
+    """Without pixel_size_um the FOVs keep local pixel coordinates and overlap: say so, and how to fix it."""
+    import pytest
+
+    with pytest.warns(UserWarning, match=r"no pixel_size_um given.*2 FOVs overlap in obsm\['spatial'\]"):
+        slides = read_input(real("cosmx_lung_mini"))
+    assert all(s.pixel_size_um is None and "x_um" not in s.cells for s in slides)
+    # the local pixel positions of the two FOVs do overlap: the warning is about a real problem
+    (a, b) = (s.cells[["x_px", "y_px"]].to_numpy() for s in slides)
+    assert a.min(0)[0] < b.max(0)[0] and b.min(0)[0] < a.max(0)[0]
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        read_input(real("cosmx_lung_mini"), options={"pixel_size_um": 0.18, "fovs": [3]})

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -109,6 +110,13 @@ def read_cosmx(path: str | Path, options: dict | None = None) -> list[SlideData]
     expr_path = _glob1(folder, "*_exprMat_file.csv*") if tx is None else None
     expr_all = read_table(expr_path) if expr_path else None
     size = opts.get("pixel_size_um")
+    if size is None:
+        n = len(fovs)
+        warnings.warn(f"{folder}: no pixel_size_um given (CosMx files do not record it): cell positions stay in "
+                      "each FOV's local pixels" + (f", so the {n} FOVs overlap in obsm['spatial'] and a spatial graph "
+                      "built over all cells joins cells of different FOVs" if n > 1 else "")
+                      + "; give --option pixel_size_um=<µm per px> (e.g. 0.12028 or 0.18, check your instrument) "
+                      "to place every FOV in global µm")
     prefix = opts.get("slide_id")
     slides = []
     for fov, (comp_path, lab_path) in sorted(fovs.items()):
