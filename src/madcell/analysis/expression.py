@@ -15,15 +15,25 @@ import numpy as np
 import pandas as pd
 
 
-def differential_expression(adata: ad.AnnData, groupby: str, method: str = "wilcoxon", n_genes: int | None = None) -> pd.DataFrame:
-    """Tidy DE table (group, names, scores, logfoldchanges, pvals, pvals_adj); also stored in
-    ``adata.uns['rank_genes_<groupby>']``."""
+def differential_expression(adata: ad.AnnData, groupby: str, method: str = "wilcoxon", n_genes: int | None = None,
+                            values: np.ndarray | None = None, normalize: bool = True) -> pd.DataFrame:
+    """Tidy DE table (group, names, scores, logfoldchanges, pvals, pvals_adj) of each group against the
+    rest; also stored in ``adata.uns['rank_genes_<groupby>']``. By default on a normalise-total + log1p
+    copy of ``X`` (``X`` keeps its counts); ``values`` (cells x genes, already in a log space, e.g.
+    decoder-predicted expression) with ``normalize=False`` tests those values as they are, so measured
+    and predicted expression can be compared in one space."""
     import scanpy as sc
 
-    tmp = ad.AnnData(X=adata.X.copy(), obs=adata.obs[[groupby]].copy(), var=pd.DataFrame(index=adata.var_names))
+    X = adata.X if values is None else values
+    keep = adata.obs[groupby].notna().to_numpy()
+    tmp = ad.AnnData(X=np.asarray(X.todense() if hasattr(X, "todense") else X, dtype=np.float32)[keep],
+                     obs=adata.obs.loc[keep, [groupby]].copy(), var=pd.DataFrame(index=adata.var_names))
     tmp.obs[groupby] = tmp.obs[groupby].astype(str).astype("category")
-    sc.pp.normalize_total(tmp, target_sum=1e4)
-    sc.pp.log1p(tmp)
+    if normalize:
+        sc.pp.normalize_total(tmp, target_sum=1e4)
+        sc.pp.log1p(tmp)
+    else:  # already log values: tell scanpy, so its fold changes are not logged twice
+        tmp.uns["log1p"] = {"base": None}
     sc.tl.rank_genes_groups(tmp, groupby, method=method, n_genes=n_genes or tmp.n_vars)
     adata.uns[f"rank_genes_{groupby}"] = tmp.uns["rank_genes_groups"]
     return sc.get.rank_genes_groups_df(tmp, group=None)
