@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import yaml
 
@@ -54,3 +55,20 @@ def test_manifest_errors(tmp_path):
     (tmp_path / "nopath.yaml").write_text(yaml.safe_dump({"slides": [{"format": "generic"}]}))
     with pytest.raises(InputError, match="manifest entry 0 has no 'path'"):
         read_input(tmp_path / "nopath.yaml")
+
+
+def test_region_option_keeps_the_cells_in_the_box(tmp_path):
+
+    make_tissue(tmp_path / "s")
+    (full,) = read_input(tmp_path / "s", options={"pixel_size_um": 0.5})
+    x, y = full.cells["x_um"].to_numpy(), full.cells["y_um"].to_numpy()
+    box = [x.min(), y.min(), np.median(x), y.max() + 1]
+    (part,) = read_input(tmp_path / "s", options={"pixel_size_um": 0.5, "region_um": box})
+    inside = (x >= box[0]) & (x < box[2]) & (y >= box[1]) & (y < box[3])
+    assert 0 < part.n_cells == inside.sum() < full.n_cells
+    assert list(part.expression.obs_names) == list(part.cells["cell_id"].astype(str))
+    assert part.meta["cells_outside_region"] == full.n_cells - part.n_cells
+    with pytest.raises(InputError, match="no cell of slide"):
+        read_input(tmp_path / "s", options={"pixel_size_um": 0.5, "region_um": [1e6, 1e6, 1e6 + 1, 1e6 + 1]})
+    with pytest.raises(InputError, match="x1 > x0"):
+        read_input(tmp_path / "s", options={"pixel_size_um": 0.5, "region_um": [5, 5, 1, 1]})

@@ -71,6 +71,16 @@ def test_cli_derived_types_mlp_delaunay(tmp_path):
     back = ad.read_h5ad(out / "niche.h5ad")
     assert {"teacher_niche", "student_niche", "niche_cell_type", "niche_heldout"} <= set(back.obs)
     assert "teacher_niche_proba" in back.obsm and "X_toy" in back.obsm
+    # the saved student, applied to the embedding alone (no expression), gives the run's own predictions
+    from madcell.niche.persist import apply_student, load_student
+
+    _, meta = load_student(out / "student")
+    assert meta["graph"]["graph"] == "delaunay" and len(meta["niche_composition"]) >= 1
+    fresh = ad.AnnData(obs=back.obs[["slide"]].copy(), obsm={"X_toy": back.obsm["X_toy"], "spatial": back.obsm["spatial"]},
+                       uns={"madcell": dict(back.uns.get("madcell", {}))})
+    apply_student(fresh, out / "student")
+    np.testing.assert_allclose(fresh.obsm["student_niche_proba"], back.obsm["student_niche_proba"], atol=1e-5)
+    assert (fresh.obs["student_niche"].astype(str) == back.obs["student_niche"].astype(str)).all()
 
 
 def test_bad_inputs_are_input_errors(tmp_path):

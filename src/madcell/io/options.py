@@ -19,7 +19,7 @@ import numpy as np
 
 from madcell.errors import InputError
 
-COMMON = {"pixel_size_um", "origin_um", "channels", "keep_transcripts", "slide_id", "format"}
+COMMON = {"pixel_size_um", "origin_um", "channels", "keep_transcripts", "slide_id", "format", "region_um"}
 
 
 def check_options(options: dict | None, allowed: set[str], path: str | Path, fmt: str) -> dict:

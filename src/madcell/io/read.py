@@ -72,7 +72,36 @@ def _read_one(path: Path, fmt: str, options: dict) -> list[SlideData]:
         raise InputError(path, f"unknown format {fmt!r} (use auto, {', '.join(READERS)})")
     if not path.is_dir():
         raise InputError(path, "expected a folder")
-    return READERS[fmt](path, options)
+    region = options.pop("region_um", None)
+    slides = READERS[fmt](path, options)
+    return slides if region is None else [crop_to_region(s, region, path) for s in slides]
+
+
+def crop_to_region(slide: SlideData, region, source: Path) -> SlideData:
+    """Option ``region_um: [x0, y0, x1, y1]``: keep the cells whose centroid (µm) lies in the box, with
+    their expression and ground truth (e.g. to train on one part of a section and predict another).
+    The image and mask stay whole, so views near the box edge still show the neighbours beyond it."""
+    from dataclasses import replace
+
+    try:
+        x0, y0, x1, y1 = (float(v) for v in region)
+    except (TypeError, ValueError):
+        raise InputError(source, f"option region_um must be [x0, y0, x1, y1] in µm, got {region!r}") from None
+    if not (x1 > x0 and y1 > y0):
+        raise InputError(source, f"option region_um {region!r}: need x1 > x0 and y1 > y0")
+    if "x_um" not in slide.cells:
+        raise InputError(source, "option region_um needs cell positions in µm: give pixel_size_um")
+    x, y = slide.cells["x_um"].to_numpy(float), slide.cells["y_um"].to_numpy(float)
+    keep = (x >= x0) & (x < x1) & (y >= y0) & (y < y1)
+    if not keep.any():
+        raise InputError(source, f"no cell of slide {slide.slide_id!r} lies in region_um {list(region)} "
+                                 f"(cells span x {x.min():.0f}-{x.max():.0f}, y {y.min():.0f}-{y.max():.0f} µm)")
+    cells = slide.cells[keep].reset_index(drop=True)
+    ids = cells["cell_id"].astype(str).to_numpy()
+    expression = slide.expression[ids].copy() if slide.expression is not None else None
+    truth = slide.truth[keep].reset_index(drop=True) if slide.truth is not None else None
+    meta = {**slide.meta, "region_um": [x0, y0, x1, y1], "cells_outside_region": int((~keep).sum())}
+    return replace(slide, cells=cells, expression=expression, truth=truth, meta=meta)
 
 
 def _read_manifest(path: Path, options: dict) -> list[SlideData]:

@@ -27,9 +27,13 @@ def kd_loss(student_logits: torch.Tensor, teacher_probs: torch.Tensor, temperatu
 class NeighbourBatches:
     """Gathers (cell, neighbours, offsets, mask) tensors for index batches; features standardised."""
 
-    def __init__(self, feats: np.ndarray, xy: np.ndarray, nbr_idx: np.ndarray, nbr_mask: np.ndarray, fit_on: np.ndarray, device: str):
+    def __init__(self, feats: np.ndarray, xy: np.ndarray, nbr_idx: np.ndarray, nbr_mask: np.ndarray,
+                 fit_on: np.ndarray | None, device: str, stats: tuple[np.ndarray, np.ndarray] | None = None):
+        """Standardised with the mean / sd of the ``fit_on`` cells, or with given ``stats`` (a saved
+        student applied to a new slide uses its training cells' statistics)."""
         f = np.asarray(feats, dtype=np.float32)
-        mu, sd = f[fit_on].mean(0), f[fit_on].std(0) + 1e-6
+        mu, sd = stats if stats is not None else (f[fit_on].mean(0), f[fit_on].std(0) + 1e-6)
+        self.mu, self.sd = mu, sd
         self.f = torch.as_tensor((f - mu) / sd, device=device)
         self.xy = torch.as_tensor(np.asarray(xy, dtype=np.float32), device=device)
         self.idx = torch.as_tensor(nbr_idx, dtype=torch.long, device=device)

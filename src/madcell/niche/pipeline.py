@@ -138,7 +138,14 @@ def run_niche(adata: ad.AnnData, cfg: dict | None = None, out_dir: str | Path | 
     }
     adata.uns["madcell_niche"] = json.dumps(metrics)
     if out_dir is not None:
+        from madcell.niche.persist import save_student
         from madcell.niche.report import write_outputs
 
         write_outputs(adata, metrics, Path(out_dir))
+        # the teacher's mean neighbourhood composition per niche (training cells): what each niche means
+        meaning = {str(j): dict(zip(map(str, cats), comp[train][t_lab[train] == j].mean(0).round(4).tolist()))
+                   for j in range(teacher.n_niches) if (t_lab[train] == j).any()}
+        save_student(model, Path(out_dir) / "student", kind=c["student"], d_in=feats.shape[1],
+                     n_niches=teacher.n_niches, cfg=c, pos_scale=pos_scale, mu=batches.mu, sd=batches.sd,
+                     embedding_key=key, spatial_unit=unit, niche_composition=meaning)
     return adata, metrics
