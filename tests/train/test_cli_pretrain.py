@@ -52,7 +52,7 @@ def test_cli_pretrain_end_to_end(tiny_store, tmp_path):
 def test_cli_time_budget_plans_the_run(tiny_store, tmp_path):
     torch.set_num_threads(1)
     cfg_file = tmp_path / "tiny.yaml"
-    cfg_file.write_text(yaml.safe_dump({**TINY, "train": {**TINY["train"], "epochs": 1000}}))
+    cfg_file.write_text(yaml.safe_dump({**TINY, "train": {**TINY["train"], "epochs": 1000, "min_steps": 1}}))
     out = tmp_path / "run"
     res = runner.invoke(app, ["pretrain", str(tiny_store), "-c", str(cfg_file), "-o", str(out),
                               "--time-budget", "6", "-q"])
@@ -62,6 +62,19 @@ def test_cli_time_budget_plans_the_run(tiny_store, tmp_path):
     assert s["steps"] == s["plan"]["total_iters"] < 1000 * s["plan"]["steps_per_epoch"]
     ckpt = torch.load(out / "checkpoints" / "last.pt", weights_only=False)
     assert ckpt["plan"] == s["plan"]
+
+
+def test_budget_too_short_for_training_is_refused(tiny_store, tmp_path):
+    """The issue's example: a budget eaten by setup used to give '1/1 steps' and an untrained teacher
+    without a word. Now: exit 2, the reason and what to give instead, and no run folder."""
+    torch.set_num_threads(1)
+    cfg_file = tmp_path / "tiny.yaml"
+    cfg_file.write_text(yaml.safe_dump({**TINY, "train": {**TINY["train"], "epochs": 1000, "min_steps": 100000}}))
+    out = tmp_path / "run"
+    res = runner.invoke(app, ["pretrain", str(tiny_store), "-c", str(cfg_file), "-o", str(out), "--time-budget", "3", "-q"])
+    text = _text(res)
+    assert res.exit_code == 2 and "--time-budget" in text and "warm-up" in text and "train.min_steps=100000" in text
+    assert not out.exists()
 
 
 def test_cli_input_errors(tiny_store, tmp_path):

@@ -98,8 +98,9 @@ def run_analysis(adata: ad.AnnData, key: str | None = None, method: str = "leide
             tf = info.get("transform", "log1p")
             log(f"analyze: DE of {group} on measured and predicted expression ({len(genes)} genes, {tf} space)")
             measured = differential_expression(sub, group, values=transform_expression(adata.X, tf, cols), normalize=False)
-            predicted = differential_expression(sub, group, values=np.asarray(adata.layers["pred_expression"])[:, cols],
-                                                normalize=False)
+            # every target transform is >= 0; a regressor can undershoot, which would make fold changes NaN
+            pv = np.clip(np.asarray(adata.layers["pred_expression"])[:, cols], 0, None)
+            predicted = differential_expression(sub, group, values=pv, normalize=False)
             tables.update(de_measured=measured, de_predicted=predicted, de_concordance=de_concordance(measured, predicted))
             summary["de_space"] = tf
             summary["de_predicted_in_sample"] = bool(info.get("in_sample", False))

@@ -17,7 +17,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-_ORDER = ["synth", "prepare", "pretrain", "embed", "decode", "evaluate", "analyze", "predict", "report", "niche", "benchmark", "demo"]
+_ORDER = ["run", "synth", "prepare", "pretrain", "embed", "decode", "evaluate", "analyze", "predict", "report", "niche", "benchmark", "demo"]
 
 
 def _register_all() -> None:

@@ -42,6 +42,7 @@ def evaluate_cmd(
     classes = [c.strip() for c in within_classes.split(",") if c.strip()] if within_classes else None
     res = evaluate_anndata(adata, labels, genes, cfg, key, within=groups,
                            within_classes={lab: classes for lab in groups} if classes else None)
+    res["embedding_path"] = str(emb.resolve())  # so `madcell report OUT` finds the AnnData for UMAP and maps
     path = write_metrics(res, out)
     console.print(format_metric_table({res["method"]: res}), highlight=False, markup=False)
     console.print(f"{res['timing_s']['total']:.1f} s -> {path}", highlight=False)

@@ -32,6 +32,10 @@ def _discover(folder: Path) -> tuple[str, dict, Path | None]:
     if h5ads:
         preds = [p for p in h5ads if "pred" in p.stem]
         entry["adata"] = (preds or h5ads)[0]
+    elif "metrics" in entry:  # `madcell evaluate EMB --out DIR` records the AnnData it scored
+        src = json.loads((folder / "metrics.json").read_text()).get("embedding_path")
+        if src and Path(src).exists():
+            entry["adata"] = Path(src)
     log = None
     for cand in (folder / "metrics.csv", folder / "logs" / "metrics.csv"):
         if cand.exists() and "step" in pd.read_csv(cand, nrows=1).columns:

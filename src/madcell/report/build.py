@@ -102,9 +102,22 @@ def build_report(
             umap(a, key)
         coords[name], obs[name] = np.asarray(a.obsm[f"X_umap_{key}"]), a.obs
     umap_labels = [lab for lab in labels if all(lab in o for o in obs.values())]
+    clustered = False
+    if coords and not umap_labels:  # no labels (the usual case on a new slide): the embedding's own clusters
+        from madcell.analysis import cluster
+
+        for name, (a, _) in loaded.items():
+            if a is not None:
+                _, key = embedding_of(a)
+                if f"leiden_{key}" not in a.obs:
+                    cluster(a, key)
+                obs[name] = a.obs.assign(clusters=a.obs[f"leiden_{key}"].astype(str))
+        umap_labels, clustered = ["clusters"], True
     if coords and umap_labels:
         figures.plot_umaps(coords, obs, umap_labels, fig_dir / "umap.png")
         md += ["## UMAP of each embedding", "", "![UMAP](figures/umap.png)", ""]
+        if clustered:
+            md += ["No label column was given: colours are Leiden clusters of each embedding (resolution 1).", ""]
     # per-gene decoding
     per_gene = {n: d for n, m in results.items() if (d := _per_gene(m)) is not None}
     if per_gene:
@@ -144,6 +157,12 @@ def build_report(
                 figures.plot_spatial_labels(xy, a.obs[lab].astype(str).to_numpy()[first],
                                             a.obs[f"pred_{lab}"].astype(str).to_numpy()[first], lab, name, fig_dir / fname)
                 md += [f"![spatial {lab}](figures/{fname})", ""]
+        if clustered:
+            from madcell.report.analysis import plot_clusters
+
+            fname = f"spatial_clusters_{_slug(name)}.png"
+            plot_clusters(coords[name][first], xy, obs[name]["clusters"].to_numpy()[first], f"{name} clusters", fig_dir / fname)
+            md += [f"![spatial clusters](figures/{fname})", ""]
         in_sample = a.uns.get("madcell_decode", {}).get("in_sample", False)
         md += ["Predictions are " + ("in-sample fits (decoded without cross-fitting)." if in_sample
                                      else "out-of-fold (each cell predicted by decoders that never saw it)."), ""]

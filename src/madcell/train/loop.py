@@ -118,6 +118,21 @@ def _export(teacher_run, dist, cfg: dict, vs: ViewStore, sizes: dict[str, int], 
                              (vs.morph_size, vs.micro_size)))
 
 
+def _check_plan(plan, tr: dict, overhead_s: float) -> None:
+    """Refuse a time budget that leaves fewer than ``train.min_steps`` steps: such a run would export a
+    teacher still in its learning-rate warm-up (effectively untrained) and say nothing."""
+    need = int(tr.get("min_steps") or 0)
+    if plan.reason != "time_budget" or plan.total_iters >= need:
+        return
+    per_step = plan.sec_per_step + (plan.sec_per_eval / int(tr["eval_every"]) if plan.sec_per_eval and int(tr["eval_every"]) else 0.0)
+    enough = overhead_s + (need * per_step + (plan.sec_per_eval or 0.0)) / 0.9
+    raise InputError("--time-budget", f"{float(tr['time_budget_s']):g} s leaves {plan.total_iters} optimiser step(s) after "
+                     f"{overhead_s:.0f} s of setup ({plan.sec_per_step:.2f} s per step measured here): the learning "
+                     f"rate would not get through its warm-up and the exported teacher would be untrained. Give at "
+                     f"least ~{enough:.0f} s, or --max-steps {need} without a budget (train.min_steps={need}; "
+                     "--set train.min_steps=0 accepts any length)")
+
+
 def _pretrain(store, cfg, out_dir, resume, max_steps, init_weights, progress, stop_after, resume_overrides=None) -> dict:
     t_start = time.perf_counter()
     out_dir = Path(out_dir)
@@ -187,6 +202,7 @@ def _pretrain(store, cfg, out_dir, resume, max_steps, init_weights, progress, st
         plan = plan_run(int(tr["epochs"]), spe, tr["max_steps"], tr["time_budget_s"], sec_step,
                         t_eval if len(heldout) >= 2 else 0.0, int(tr["eval_every"]),
                         elapsed_s=time.perf_counter() - t_start, reserve_s=2.0 + t_eval, safety=0.9)
+        _check_plan(plan, tr, time.perf_counter() - t_start + 2.0 + t_eval)
     sched = build_schedules(cfg, plan.total_iters, spe, batch * dist.world)
 
     wrapped = D.wrap(student, dist, device)
