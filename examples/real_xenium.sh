@@ -1,12 +1,22 @@
 #!/usr/bin/env bash
-# A real vendor folder through the CLI: the small 10x Xenium set shipped beside this repository
-# (../shared/data/xenium_outs_mini). Its OME-TIFF carries no usable pixel size, so it is given here
-# (see ../shared/data/README.md). Runs in about a minute on 2 CPU cores.
+# A real 10x Xenium section from a folder to a report with one command (`madcell run`), on CPU.
+#
+#   source .venv/bin/activate            # after `make test` or `make demo` created it
+#   examples/real_xenium.sh DATA_FOLDER [OUT] [STEPS]
+#
+# DATA_FOLDER: Xenium outs (cells.parquet, cell_boundaries.parquet, cell_feature_matrix.h5,
+# morphology*.ome.tif; Xenium Ranger's analysis/clustering/*/clusters.csv are picked up as labels),
+# e.g. ../shared/data/xenium_pancreas_crop beside this repository. STEPS: optimiser steps of the
+# pretraining (default 1000; the preset refuses fewer than 50, which would export an untrained model).
+# Run it again with the same arguments to resume after an interruption: every finished step is cached.
 set -euo pipefail
-OUT=${1:-xenium_example}
-DATA=$(cd "$(dirname "$0")/.." && pwd)/../shared/data/xenium_outs_mini
-madcell prepare "$DATA" --out "$OUT/views.h5" --config cpu-tiny \
-  --option pixel_size_um=1.7 --option 'origin_um=[995.5, 998.9]'
-madcell pretrain "$OUT/views.h5" --config cpu-tiny --out "$OUT/run" --time-budget 30 --quiet
-madcell embed "$OUT/views.h5" --run "$OUT/run" --out "$OUT/emb.h5ad"
-madcell niche "$OUT/emb.h5ad" --out "$OUT/niche" --k-niches 4 --student mlp
+if [ $# -lt 1 ]; then
+  echo "usage: $0 DATA_FOLDER [OUT] [STEPS]" >&2
+  exit 2
+fi
+DATA=$1
+OUT=${2:-xenium_example}
+STEPS=${3:-1000}
+madcell run "$DATA" --out "$OUT" --config cpu-tiny --steps "$STEPS"
+madcell niche "$OUT/embedding.h5ad" --out "$OUT/niche" --cell-type-col xenium_graphclust --k-niches 6
+echo "report: $OUT/report/report.md; niches: $OUT/niche/niche.md"
