@@ -80,3 +80,42 @@ def test_cli_report(tmp_path, two_methods):
     assert (tmp_path / "rep" / "report.html").exists() and (tmp_path / "rep" / "report.md").exists()
     res = CliRunner().invoke(app, ["report", str(tmp_path / "missing"), "--out", str(tmp_path / "r2")])
     assert res.exit_code == 2 and "not a folder" in res.output
+
+
+def test_umap_legends_do_not_overlap_and_per_gene_bars_stay_readable(tmp_path):
+    """The issue's umap.png (legends of neighbouring columns overlapping) and per_gene_pearson.png
+    (6040 x 617 px with many methods) — checked on what matplotlib drew."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+    import pandas as pd
+    from PIL import Image
+
+    from madcell.report import figures
+
+    rng = np.random.default_rng(0)
+    n = 300
+    obs = pd.DataFrame({"cluster": [f"graph_cluster_{i % 26}" for i in range(n)], "cell_type": [f"t{i % 5}" for i in range(n)]})
+    coords = {m: rng.normal(size=(n, 2)) for m in ("mad", "morph", "micro")}
+    drawn = {}
+    orig = figures._save
+
+    def keep(fig, path):
+        fig.canvas.draw()
+        drawn[path.name] = [lg.get_window_extent() for ax in fig.axes if (lg := ax.get_legend())]
+        drawn[path.name + "_fig"] = fig.bbox
+        return orig(fig, path)
+
+    figures._save = keep
+    try:
+        figures.plot_umaps(coords, {m: obs for m in coords}, ["cluster", "cell_type"], tmp_path / "umap.png")
+        a, b = drawn["umap.png"]
+        assert a.x1 <= b.x0 or b.x1 <= a.x0  # side by side, not on top of each other
+        genes = [f"G{i}" for i in range(377)]
+        per_gene = {f"m{k}": pd.DataFrame({"gene": genes, "pearson": rng.random(377), "pearson_lo": 0.0, "pearson_hi": 1.0})
+                    for k in range(12)}
+        figures.plot_per_gene_bars(per_gene, tmp_path / "pg.png")
+    finally:
+        figures._save = orig
+    w, h = Image.open(tmp_path / "pg.png").size
+    assert w <= 14 * 150 + 400 and w / h < 5  # was 6040 x 617
+    plt.close("all")

@@ -43,9 +43,13 @@ def plot_umaps(coords: Mapping[str, np.ndarray], obs: Mapping[str, pd.DataFrame]
     """Grid: rows = methods, columns = labels; one legend per label column, below the grid."""
     methods = list(coords)
     nr, nc = len(methods), max(1, len(labels))
-    fig, axes = plt.subplots(nr, nc, figsize=(3.6 * nc + 0.4, 3.4 * nr + 0.9), squeeze=False)
+    # legends below their column: as many entries per row as fit in the column's 3.6 inches
+    pals = {lab: _palette(np.concatenate([obs[m][lab].astype(str).to_numpy() for m in methods])) for lab in labels}
+    ncols = {lab: max(1, min(len(p), int(40 / (max(map(len, p), default=1) + 4)))) for lab, p in pals.items()}
+    legend_rows = max((int(np.ceil(len(p) / ncols[lab])) for lab, p in pals.items()), default=1)
+    fig, axes = plt.subplots(nr, nc, figsize=(4.2 * nc + 0.4, 3.4 * nr + 0.6 + 0.2 * legend_rows), squeeze=False)
     for j, lab in enumerate(labels):
-        pal = _palette(np.concatenate([obs[m][lab].astype(str).to_numpy() for m in methods]))
+        pal = pals[lab]
         for i, m in enumerate(methods):
             ax, xy = axes[i, j], coords[m]
             vals = obs[m][lab].astype(str).to_numpy()
@@ -55,8 +59,8 @@ def plot_umaps(coords: Mapping[str, np.ndarray], obs: Mapping[str, pd.DataFrame]
             ax.set_xticks([]), ax.set_yticks([])
             ax.set_title(f"{m} — {lab}" if nc > 1 else m)
         handles = [plt.Line2D([], [], marker="o", ls="", color=c, label=k) for k, c in pal.items()]
-        axes[-1, j].legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.04), ncol=min(3, len(pal)),
-                           frameon=False, title=lab, markerscale=1.2)
+        axes[-1, j].legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.04), ncol=ncols[lab],
+                           frameon=False, title=lab, markerscale=1.2, fontsize=8, columnspacing=0.8, handletextpad=0.2)
     fig.tight_layout()
     return _save(fig, path)
 
@@ -65,10 +69,12 @@ def plot_per_gene_bars(per_gene: Mapping[str, pd.DataFrame], path: Path, max_gen
     """Grouped bars of held-out per-gene Pearson r with 95 % CI whiskers (genes sorted by mean r)."""
     methods = list(per_gene)
     genes = pd.concat([d.set_index("gene")["pearson"] for d in per_gene.values()], axis=1).mean(axis=1)
-    genes = genes.sort_values(ascending=False).index[:max_genes].tolist()
+    # at most ~120 bars, so the figure stays at most 14 inches wide and every bar stays visible
+    n_genes = min(max_genes, max(8, 120 // max(len(methods), 1)))
+    genes = genes.sort_values(ascending=False).index[:n_genes].tolist()
     width = 0.8 / len(methods)
     x = np.arange(len(genes))
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.32 * len(genes) * max(1, len(methods) / 2) + 2), 4.2))
+    fig, ax = plt.subplots(figsize=(min(14.0, max(6.0, 0.12 * len(genes) * len(methods) + 3)), 4.6))
     for k, m in enumerate(methods):
         d = per_gene[m].set_index("gene").reindex(genes)
         err = np.abs(np.vstack([d["pearson"] - d["pearson_lo"], d["pearson_hi"] - d["pearson"]]))

@@ -30,13 +30,33 @@ def composite(views: np.ndarray, channel_names: list[str]) -> np.ndarray:
 
 
 def pick_cells(store: ViewStore, n: int, label: str | None, seed: int = 0) -> tuple[np.ndarray, list[str]]:
+    """Up to ``n`` example cells: one per class of ``label``, largest classes first, each drawn from
+    the class's cells away from the slide border (microenvironment window inside the slide, centroid
+    in the inner part of the slide's extent), falling back to any cell of the class."""
     rng = np.random.default_rng(seed)
     obs = store.obs
+    inner = np.ones(len(obs), bool)
+    if "edge" in obs:
+        inner &= ~obs["edge"].to_numpy(bool)
+    for c in ("x_px", "y_px"):  # centroid in the middle 80 % of its slide's extent
+        v = obs[c].to_numpy(float)
+        slide = obs["slide"].astype(str).to_numpy() if "slide" in obs else np.zeros(len(obs), str)
+        for s in np.unique(slide):
+            m = slide == s
+            lo, hi = np.percentile(v[m], [10, 90])
+            inner[m] &= (v[m] >= lo) & (v[m] <= hi)
+
+    def draw(members: np.ndarray) -> int:
+        good = members[inner[members]]
+        return int(rng.choice(good if len(good) else members))
+
     if label is None or label not in obs:
-        idx = np.sort(rng.choice(len(obs), size=min(n, len(obs)), replace=False))
+        pool = np.flatnonzero(inner) if inner.sum() >= n else np.arange(len(obs))
+        idx = np.sort(rng.choice(pool, size=min(n, len(pool)), replace=False))
         return idx, [str(obs.index[i]) for i in idx]
-    classes = sorted(obs[label].astype(str).unique())[:n]
-    idx = np.array([rng.choice(np.flatnonzero(obs[label].astype(str).to_numpy() == c)) for c in classes])
+    values = obs[label].astype(str).to_numpy()
+    classes = obs[label].dropna().astype(str).value_counts().index[:n].tolist()  # largest first
+    idx = np.array([draw(np.flatnonzero(values == c)) for c in classes])
     return idx, classes
 
 
