@@ -33,3 +33,20 @@ def test_throttled_and_disabled(capsys):
     with Progress("prepare", 10, every_s=0.0, tty=False, enabled=False) as bar:
         bar.advance(10)
     assert capsys.readouterr().err == ""
+
+
+def test_cli_prints_library_status_lines(tmp_path):
+    """`evaluate` / `decode` / `niche` used to be silent for minutes in a batch log: their steps now
+    print complete, timestamped lines."""
+    from typer.testing import CliRunner
+
+    from madcell.cli import app
+    from madcell.evaluate.synthetic import make_embedding_anndata
+
+    a = make_embedding_anndata(n=120, n_genes=3)
+    a.write_h5ad(tmp_path / "emb.h5ad")
+    res = CliRunner().invoke(app, ["decode", str(tmp_path / "emb.h5ad"), "--label", "cell_type", "--genes", "all",
+                                   "--out", str(tmp_path / "d.h5ad"), "--set", "decode.max_epochs=3"])
+    assert res.exit_code == 0, res.output
+    assert re.search(r"\d\d:\d\d:\d\d madcell: decode: label cell_type \(5-fold out-of-fold \+ final fit\)", res.output)
+    assert "madcell: decode: 3 genes" in res.output

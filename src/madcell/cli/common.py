@@ -17,6 +17,9 @@ def guarded(func: Callable) -> Callable:
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
+        from madcell.utils.log import enable_cli_logging
+
+        enable_cli_logging()  # the library's status lines ("evaluate: label ...") to stderr
         try:
             return func(*args, **kwargs)
         except MadcellError as exc:

@@ -26,6 +26,7 @@ from madcell.decode.regressor import RegressionDecoder, fit_regressor
 from madcell.decode.transforms import transform_expression, transform_label
 from madcell.errors import InputError
 from madcell.utils.atomic import atomic_write_text
+from madcell.utils.log import status
 from madcell.utils.device import single_threaded
 
 
@@ -109,6 +110,7 @@ def decode_anndata(
                   "in_sample": k < 2}
     saved: dict = {}
     for col in labels:
+        status("decode: label %s (%s)", col, f"{k}-fold out-of-fold + final fit" if k >= 2 else "in-sample fit")
         y = label_values(adata, col)
         known = np.flatnonzero(np.array([v is not None for v in y]))
         dec = fit_classifier(X, y, c)
@@ -130,6 +132,7 @@ def decode_anndata(
                                "scores": label_scores(y[known].astype(str), pred[known].astype(str))}
         saved[col] = dec
     if gene_list:
+        status("decode: %d genes (%s)", len(gene_list), f"{k}-fold out-of-fold + final fit" if k >= 2 else "in-sample fit")
         cols = adata.var_names.get_indexer(gene_list)
         Y = transform_expression(adata.X, c["gene_transform"], cols)
         dec = fit_regressor(X, Y, c, genes=gene_list, transform=c["gene_transform"])

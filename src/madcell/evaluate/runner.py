@@ -28,6 +28,7 @@ from madcell.evaluate.samples import SampleLog, weights_fingerprint
 from madcell.evaluate.splits import make_splits, resolve_split, slides_of
 from madcell.evaluate.within import within_metrics
 from madcell.utils.device import single_threaded
+from madcell.utils.log import status
 
 
 def _sections(cfg: Mapping | None) -> tuple[dict, dict, int]:
@@ -122,6 +123,7 @@ def evaluate_anndata(adata: ad.AnnData, labels: Sequence[str], genes: str | Sequ
     clusters = {"kmeans": kmeans, "leiden": clustering.leiden_labels(X, float(ec["leiden_resolution"]), seed, method=ec["neighbors_method"])
                 if labels else None}
     for col in labels:
+        status("evaluate: label %s (clustering, kNN / linear probes, %d splits) on %d cells", col, len(splits), n)
         y = label_values(adata, col)
         known = np.array([v is not None for v in y])
         node = res["labels"][col] = label_metrics(X, y, known, splits, W, clusters, ec, dc, log, f"labels.{col}")
@@ -137,6 +139,7 @@ def evaluate_anndata(adata: ad.AnnData, labels: Sequence[str], genes: str | Sequ
     morph, micro = f"{key}_morph", f"{key}_micro"
     if morph in adata.obsm and micro in adata.obsm and adata.obsm[morph].shape == adata.obsm[micro].shape:
         tick = time.perf_counter()
+        status("evaluate: cross-view Recall@K")
         hits = retrieval.recall_hits(adata.obsm[morph], adata.obsm[micro], ec["retrieval_ks"])
         res["retrieval"] = {"query": "morph", "gallery": "micro", "n_cells": int(n)}
         for k, h in hits.items():
@@ -146,6 +149,7 @@ def evaluate_anndata(adata: ad.AnnData, labels: Sequence[str], genes: str | Sequ
         res["timing_s"]["retrieval"] = time.perf_counter() - tick
     if gene_list:
         tick = time.perf_counter()
+        status("evaluate: %d genes (held-out decoders, CCA, heterogeneity)", len(gene_list))
         res.update(_gene_families(adata, X, gene_list, labels, splits, W, ec, dc, micro_size, log))
         res["timing_s"]["genes"] = time.perf_counter() - tick
     res["timing_s"]["total"] = time.perf_counter() - t0

@@ -34,6 +34,7 @@ from madcell.niche.split import spatial_block_split
 from madcell.niche.student import build_student
 from madcell.niche.teacher import NicheTeacher, choose_k
 from madcell.utils.device import single_threaded
+from madcell.utils.log import status
 
 METHODS = ("student", "kmeans", "gmm", "nbr_gmm")
 
@@ -80,6 +81,7 @@ def run_niche(adata: ad.AnnData, cfg: dict | None = None, out_dir: str | Path | 
             adata, train, c["leiden_n_pcs"], c["leiden_neighbors"], c["leiden_resolution"], seed=seed
         )
         ct_source = "leiden (fitted on training cells, kNN-transferred to held-out)"
+    status("niche: %d cells (%d training, %d held out); cell types from %s", adata.n_obs, int(fit.sum()), int(held.sum()), ct_source)
     onehot, cats = one_hot(types)
     graph = spatial_graph(xy, slides, c["graph"], c["graph_k"], c["radius_um"], c["delaunay_prune_factor"])
     comp = neighbourhood_composition(graph, onehot, c["hops"])
@@ -87,6 +89,7 @@ def run_niche(adata: ad.AnnData, cfg: dict | None = None, out_dir: str | Path | 
     k, stab = int(c["k_niches"]), None
     if c["k_auto"]:
         k, stab = choose_k(comp[train], k, c["teacher"], seed, c["k_auto_boot"])
+    status("niche: teacher with K = %d niches on neighbourhood compositions", k)
     teacher = NicheTeacher(k, c["teacher"], seed).fit(comp[train])
     t_proba = teacher.predict_proba(comp)
     t_lab = t_proba.argmax(1)
@@ -97,10 +100,12 @@ def run_niche(adata: ad.AnnData, cfg: dict | None = None, out_dir: str | Path | 
     pos_scale = float(np.median(d)) if d.size and np.median(d) > 0 else 1.0
     batches = NeighbourBatches(feats, xy, nbr_idx, nbr_mask, fit_on=train, device=device)
     model = build_student(c["student"], feats.shape[1], teacher.n_niches, c, pos_scale)
+    status("niche: distilling the %s student (at most %d epochs)", c["student"], int(c["max_epochs"]))
     hist = train_student(model, batches, t_proba, np.flatnonzero(fit), np.flatnonzero(val), c, seed)
     s_proba = predict_student(model, batches, adata.n_obs)
 
     preds = {"student": (s_proba.argmax(1), s_proba)}
+    status("niche: clustering baselines and held-out scores")
     preds.update(cluster_baselines(feats, graph, train, teacher.n_niches, seed, c["baseline_pca_dims"]))
     results = {}
     for name, (lab, _) in preds.items():
