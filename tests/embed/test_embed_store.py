@@ -173,3 +173,29 @@ def test_same_view_sizes_do_not_warn(store, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         embed_store(store, Encoder.load(tmp_path / "x"), tmp_path / "e.h5ad", progress=False)
+
+
+@pytest.mark.parametrize("extra, problem", [
+    (["--batch-size", "0"], "--batch-size: must be at least 1"),
+    (["--chunk-cells", "-1"], "--chunk-cells: must be at least 1"),
+    (["--precision", "fp8"], "--precision"),
+])
+def test_cli_embed_bad_options_are_one_line_errors(store, tmp_path, extra, problem):
+    cfg = load_config(None, TINY)
+    export_teacher(build_multiview(cfg, 2), cfg, ["a", "b"], tmp_path / "run" / "export")
+    res = CliRunner().invoke(app, ["embed", str(store), "--run", str(tmp_path / "run"), "--out", str(tmp_path / "e.h5ad"), *extra])
+    assert res.exit_code == 2 and problem in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "e.h5ad").exists() and not (tmp_path / "e.h5ad.parts").exists()
+
+
+def test_cli_embed_cuda_without_gpu_and_corrupt_weights(store, tmp_path):
+    cfg = load_config(None, TINY)
+    export_teacher(build_multiview(cfg, 2), cfg, ["a", "b"], tmp_path / "run" / "export")
+    if not torch.cuda.is_available():
+        res = CliRunner().invoke(app, ["embed", str(store), "--run", str(tmp_path / "run"), "--out", str(tmp_path / "e.h5ad"),
+                                       "--device", "cuda"])
+        assert res.exit_code == 2 and "no usable CUDA GPU" in res.output
+    (tmp_path / "run" / "export" / "teacher.safetensors").write_bytes(b"\x00garbage" * 10)
+    res = CliRunner().invoke(app, ["embed", str(store), "--run", str(tmp_path / "run"), "--out", str(tmp_path / "e.h5ad")])
+    assert res.exit_code == 2 and "exported teacher cannot be read" in res.output and "export" in res.output
+    assert not (tmp_path / "e.h5ad").exists()

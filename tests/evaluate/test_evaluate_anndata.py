@@ -128,3 +128,13 @@ def test_cli_evaluate_and_decode_take_labels_from_a_file(tmp_path):
     import anndata as ad
 
     assert "pred_my_type" in ad.read_h5ad(tmp_path / "dec.h5ad").obs
+
+
+def test_too_few_cells_are_input_errors(tmp_path):
+    a = make_embedding_anndata(n=5, n_genes=3)
+    a.write_h5ad(tmp_path / "five.h5ad")
+    for cmd in (["evaluate", str(tmp_path / "five.h5ad"), "--out", str(tmp_path / "ev")],
+                ["decode", str(tmp_path / "five.h5ad"), "--genes", "all", "--out", str(tmp_path / "d.h5ad")]):
+        res = CliRunner().invoke(app, cmd)
+        assert res.exit_code == 2 and "has 5 cells" in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "ev").exists() and not (tmp_path / "d.h5ad").exists()

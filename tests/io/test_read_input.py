@@ -72,3 +72,11 @@ def test_region_option_keeps_the_cells_in_the_box(tmp_path):
         read_input(tmp_path / "s", options={"pixel_size_um": 0.5, "region_um": [1e6, 1e6, 1e6 + 1, 1e6 + 1]})
     with pytest.raises(InputError, match="x1 > x0"):
         read_input(tmp_path / "s", options={"pixel_size_um": 0.5, "region_um": [5, 5, 1, 1]})
+
+
+@pytest.mark.parametrize("size", [1e6, 0.0, -1.0, 1e-6])
+def test_implausible_pixel_size_is_refused(tmp_path, size):
+    make_tissue(tmp_path / "s")
+    with pytest.raises(InputError, match="is not a microscope pixel") as exc:
+        read_input(tmp_path / "s", options={"pixel_size_um": size})
+    assert str(tmp_path / "s") in str(exc.value)

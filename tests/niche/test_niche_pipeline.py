@@ -95,4 +95,7 @@ def test_bad_inputs_are_input_errors(tmp_path):
         run_niche(no_expr, {"k_niches": 3})
     res = CliRunner().invoke(app, ["niche", str(tmp_path / "missing.h5ad"), "--out", str(tmp_path / "o")])
     assert res.exit_code == 2 and "does not exist" in " ".join(res.output.split())
+    write_h5ad(adata, tmp_path / "emb.h5ad")
+    res = CliRunner().invoke(app, ["niche", str(tmp_path / "emb.h5ad"), "--out", str(tmp_path / "o"), "--k-niches", "0"])
+    assert res.exit_code == 2 and "--k-niches: must be at least 2" in res.output and not (tmp_path / "o").exists()
     assert pipeline_mod.niche_config(None)["k_niches"] == 8

@@ -31,6 +31,11 @@ def embed(
     from madcell.utils.paths import check_output
 
     check_output(out, [store, run, labels_file])
+    for name, v in (("--batch-size", batch_size), ("--chunk-cells", chunk_cells)):
+        if v < 1:
+            raise InputError(name, f"must be at least 1, got {v}")
+    if precision not in ("auto", "fp32", "bf16"):
+        raise InputError("--precision", f"must be auto, fp32 or bf16, got {precision!r}")
 
     if not run.exists():
         raise InputError(run, "run folder does not exist")

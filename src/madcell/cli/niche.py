@@ -51,6 +51,8 @@ def niche(
         raise InputError(emb, "does not exist")
     cli = {"cell_type_col": cell_type_col, "k_niches": k_niches, "graph": graph, "student": student, "seed": seed}
     cli = {k: v for k, v in cli.items() if v is not None}
+    if k_niches is not None and k_niches < 2:
+        raise InputError("--k-niches", f"must be at least 2, got {k_niches}")
     if graph is not None and graph not in ("knn", "radius", "delaunay"):
         raise InputError("--graph", f"must be knn, radius or delaunay, got {graph!r}")
     if student is not None and student not in ("transformer", "mlp"):

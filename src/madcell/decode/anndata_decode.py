@@ -103,6 +103,9 @@ def decode_anndata(
     predictions added (in place). Decoders are saved to ``decoders_dir`` when given."""
     c = decode_section(cfg)
     X, key = embedding_of(adata, key)
+    if adata.n_obs < 20:
+        raise InputError("embedding AnnData", f"has {adata.n_obs} cells; fitting decoders needs at least 20 "
+                                              "(training and validation cells)")
     labels = check_labels(adata, labels)
     gene_list = resolve_genes(adata, genes)
     k, seed = int(c["cross_fit"]), int(c["seed"])

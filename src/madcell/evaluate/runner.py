@@ -78,6 +78,9 @@ def degeneracy(X: np.ndarray) -> dict:
     return {"n_distinct_rows": distinct, "total_variance": var, "degenerate": bool(distinct <= 1 or var < 1e-12)}
 
 
+MIN_CELLS = 30
+
+
 @single_threaded
 def evaluate_anndata(adata: ad.AnnData, labels: Sequence[str], genes: str | Sequence[str] | None = "all",
                      cfg: Mapping | None = None, key: str | None = None, within: Mapping[str, str] | None = None,
@@ -93,6 +96,11 @@ def evaluate_anndata(adata: ad.AnnData, labels: Sequence[str], genes: str | Sequ
     ec, dc, micro_size = _sections(cfg)
     t0 = time.perf_counter()
     X, key = embedding_of(adata, key)
+    need = max(MIN_CELLS, 5 * int(ec["n_folds"]))
+    if adata.n_obs < need:
+        raise InputError(adata.uns.get("madcell", {}).get("path") or "embedding AnnData",
+                         f"has {adata.n_obs} cells; the evaluation needs at least {need} ({ec['n_folds']} held-out "
+                         "folds with several cells each, bootstrap intervals)")
     labels = check_labels(adata, labels)
     within, within_classes = _check_within(adata, labels, within, within_classes)
     gene_list = resolve_genes(adata, genes)

@@ -33,8 +33,9 @@ def check_options(options: dict | None, allowed: set[str], path: str | Path, fmt
             options["pixel_size_um"] = float(options["pixel_size_um"])
         except (TypeError, ValueError):
             raise InputError(path, f"option pixel_size_um must be a number, got {options['pixel_size_um']!r}") from None
-        if not options["pixel_size_um"] > 0:
-            raise InputError(path, "option pixel_size_um must be > 0")
+        if not 0.01 <= options["pixel_size_um"] <= 100:
+            raise InputError(path, f"option pixel_size_um = {options['pixel_size_um']:g} µm is not a microscope pixel "
+                                   "(expected 0.01-100 µm per pixel; Xenium 0.2125, CosMx 0.12-0.18, MERSCOPE 0.108)")
     if options.get("origin_um") is not None:
         origin = options["origin_um"]
         if len(origin) != 2:

@@ -10,9 +10,21 @@ import torch
 
 def pick_device(device: str | None = None) -> torch.device:
     """``None``/"auto" -> CUDA when available, else CPU."""
+    from madcell.errors import InputError
+
     if device in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise InputError("--device", f"{device!r} is not a device (auto, cpu, cuda, cuda:N)") from exc
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise InputError("--device", f"{device} was asked for but this machine has no usable CUDA GPU "
+                                         "(use --device cpu or auto)")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise InputError("--device", f"{device}: this machine has {torch.cuda.device_count()} CUDA GPU(s)")
+    return dev
 
 
 def autocast(device: torch.device, precision: str = "auto"):
