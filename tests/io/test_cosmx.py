@@ -70,3 +70,49 @@ def test_missing_pixel_size_is_warned_about():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         read_input(real("cosmx_lung_mini"), options={"pixel_size_um": 0.18, "fovs": [3]})
+
+
+def test_a_fov_missing_its_image_or_mask_is_an_error(tmp_path):
+    """It used to be skipped silently (67 of 120 cells gone, no notice)."""
+    import shutil
+
+    import pytest
+
+    from madcell.errors import InputError
+
+    src = real("cosmx_lung_mini")
+    dst = tmp_path / "cosmx"
+    shutil.copytree(src, dst)
+    comp = sorted((dst / "CellComposite").iterdir())
+    gone = comp[0]
+    gone.unlink()
+    with pytest.raises(InputError, match=r"FOV\(s\) F00\d have no CellComposite image") as exc:
+        read_input(dst, options={"pixel_size_um": 0.18})
+    assert str(dst) in str(exc.value)
+    fov = int(gone.stem.split("_F")[1])
+    other = {2: 3, 3: 2}[fov]
+    (s,) = read_input(dst, options={"pixel_size_um": 0.18, "fovs": [other]})  # leaving it out is the way round
+    assert s.slide_id.endswith(f"F{other:03d}")
+
+
+def test_fractional_float_mask_is_an_error(tmp_path):
+    import numpy as np
+    import pytest
+    import tifffile
+
+    from madcell.errors import InputError
+    from madcell.io.images import open_labels
+
+    m = np.zeros((20, 20), np.float32)
+    m[2:8, 2:8] = 1.0
+    m[10:15, 10:15] = 2.0
+    tifffile.imwrite(tmp_path / "ok.tif", m)
+    assert set(np.unique(open_labels(tmp_path / "ok.tif").read(0, 20, 0, 20))) == {0, 1, 2}  # whole numbers: fine
+    m[10:15, 10:15] = 1.6  # a resampled mask: rounding would merge this cell into cell 2's id
+    tifffile.imwrite(tmp_path / "bad.tif", m)
+    with pytest.raises(InputError, match="non-integer value") as exc:
+        open_labels(tmp_path / "bad.tif").read(0, 20, 0, 20)
+    assert "bad.tif" in str(exc.value)
+    np.save(tmp_path / "bad.npy", m)
+    with pytest.raises(InputError, match="non-integer value"):
+        open_labels(tmp_path / "bad.npy")

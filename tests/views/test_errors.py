@@ -158,3 +158,19 @@ def test_error_in_a_worker_process(tmp_path):
     with pytest.raises(InputError, match=rf"not in the cell table \(e.g. \[{lab}\]\)"):
         prepare_slides([s], out, CFG, workers=2, progress=False)
     assert not out.exists()
+
+
+@pytest.mark.parametrize("value, what", [(np.nan, "1 NaN/Inf and 0 negative"), (-3.0, "0 NaN/Inf and 1 negative")])
+def test_nan_or_negative_counts_are_refused(tmp_path, value, what):
+    s = make_toy_slide(expression=True)
+    X = np.asarray(s.expression.X.toarray() if hasattr(s.expression.X, "toarray") else s.expression.X, np.float32).copy()
+    X[2, 1] = value
+    s.expression.X = X
+    fails(s, tmp_path, what)
+
+
+def test_constant_channel_is_warned_about(tmp_path):
+    s = make_toy_slide(expression=False)
+    s.image.data[1] = 7
+    with pytest.warns(UserWarning, match=r"channel\(s\) .* are constant \(7\)"):
+        prepare_slides([s], tmp_path / "out.h5", dict(CFG), progress=False)

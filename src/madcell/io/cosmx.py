@@ -45,16 +45,27 @@ def _glob1(folder: Path, pattern: str) -> Path | None:
     return hits[0] if hits else None
 
 
-def _fov_files(folder: Path) -> dict[int, tuple[Path, Path]]:
-    out = {}
-    for lab in sorted((folder / "CellLabels").glob("CellLabels_F*.tif*")):
-        m = re.search(r"_F(\d+)\.tiff?$", lab.name, flags=re.I)
-        if m is None:
-            continue
-        comp = _glob1(folder / "CellComposite", f"CellComposite_F{m.group(1)}.*")
-        if comp is not None:
-            out[int(m.group(1))] = (comp, lab)
-    return out
+def _fov_files(folder: Path, wanted: set[int] | None = None) -> dict[int, tuple[Path, Path]]:
+    """FOV -> (composite image, label mask). A FOV with only one of the two is an error naming it
+    (dropping it silently would drop its cells)."""
+    def fovs(sub: str, stem: str) -> dict[int, Path]:
+        found = {}
+        for p in sorted((folder / sub).glob(f"{stem}_F*.*")):
+            m = re.search(r"_F(\d+)\.[A-Za-z]+$", p.name)
+            if m is not None:
+                found.setdefault(int(m.group(1)), p)
+        return found
+
+    labels, comps = fovs("CellLabels", "CellLabels"), fovs("CellComposite", "CellComposite")
+    if wanted is not None:
+        labels = {f: p for f, p in labels.items() if f in wanted}
+        comps = {f: p for f, p in comps.items() if f in wanted}
+    for have, lack, what in ((labels, comps, "CellComposite image"), (comps, labels, "CellLabels mask")):
+        orphan = sorted(set(have) - set(lack))
+        if orphan:
+            raise InputError(folder, f"FOV(s) {', '.join(f'F{f:03d}' for f in orphan)} have no {what}; restore it or "
+                                     "leave those FOVs out with --option 'fovs=[...]'")
+    return {f: (comps[f], labels[f]) for f in sorted(labels)}
 
 
 def infer_offsets(mask: np.ndarray, x: np.ndarray, y: np.ndarray, cell: np.ndarray) -> tuple[tuple[int, int], float]:
@@ -91,9 +102,7 @@ def _offsets_for(opt, fov: int, slide_id: str, folder: Path) -> tuple[int, int] 
 def read_cosmx(path: str | Path, options: dict | None = None) -> list[SlideData]:
     folder = Path(path)
     opts = check_options(options, OPTIONS, folder, "cosmx")
-    fovs = _fov_files(folder)
-    if opts.get("fovs") is not None:
-        fovs = {k: v for k, v in fovs.items() if k in {int(f) for f in opts["fovs"]}}
+    fovs = _fov_files(folder, {int(f) for f in opts["fovs"]} if opts.get("fovs") is not None else None)
     if not fovs:
         raise InputError(folder, "no FOV with both CellLabels/CellLabels_F*.tif and CellComposite/CellComposite_F*")
     tx_path = _glob1(folder, "*_tx_file.csv*")

@@ -73,7 +73,7 @@ def select_channels(image: ImageSource, names: list[str], path: Path) -> ImageSo
 
 
 def open_labels(path: str | Path) -> LabelSource:
-    """Integer label mask (TIFF, ``.npy`` or PNG); float masks are rounded, 0 = background."""
+    """Integer label mask (TIFF, ``.npy`` or PNG), 0 = background; float masks must hold whole numbers."""
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "label mask file does not exist")
@@ -92,7 +92,9 @@ def open_labels(path: str | Path) -> LabelSource:
     if arr.ndim != 2:
         raise InputError(path, f"label mask must be one (H, W) plane, got shape {arr.shape} (a channel axis?)")
     if arr.dtype.kind == "f":
-        arr = np.rint(np.asarray(arr)).astype(np.int32)
+        from madcell.io.tiff import float_labels
+
+        arr = float_labels(np.asarray(arr), path).astype(np.int32)
     elif arr.dtype.kind not in "iub":
         raise InputError(path, f"label mask has non-numeric dtype {arr.dtype}")
     return ArrayLabels(arr)

@@ -212,5 +212,18 @@ class TiffLabels:
     def read(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
         win = self._arr.read_channel(0, y0, y1, x0, x1)
         if win.dtype.kind == "f":
-            win = np.rint(np.nan_to_num(win))
+            win = float_labels(win, self.path, f"rows {y0}:{y1}, cols {x0}:{x1}")
         return win.astype(np.int32, copy=False)
+
+
+def float_labels(win: np.ndarray, path, where: str = "") -> np.ndarray:
+    """A float mask holding whole numbers (CosMx exports float32 masks) as integers; NaN or fractional
+    values mean it is not a label image (a probability map, an interpolated mask) and rounding them
+    would merge or invent cells: an InputError."""
+    r = np.rint(win)
+    bad = ~np.isfinite(win) | (np.abs(win - r) > 1e-3)
+    if bad.any():
+        v = win[bad][0]
+        raise InputError(path, f"label mask holds {int(bad.sum())} non-integer value(s) (e.g. {v!r}){' in ' + where if where else ''}: "
+                               "a label image has whole-number cell ids (is it a probability map or a resampled mask?)")
+    return r

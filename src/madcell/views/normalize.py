@@ -149,6 +149,15 @@ def compute_norm(slide: SlideData, channels: list[int], cfg: dict) -> ChannelNor
     values = np.concatenate(parts, axis=1)
     lo_q, hi_q = (float(q) for q in cfg["clip_percentiles"])
     lo, hi = np.percentile(values, [lo_q, hi_q], axis=1).astype(np.float64)
+    flat = ~(hi > lo)
+    if flat.any():  # a blank or saturated channel carries nothing: say so instead of all-zero views
+        import warnings
+
+        names = slide.image.channel_names if hasattr(slide.image, "channel_names") else None
+        which = [str(names[channels[i]]) if names else f"#{channels[i]}" for i in np.flatnonzero(flat)]
+        warnings.warn(f"{slide.source}: channel(s) {', '.join(which)} of slide {slide.slide_id!r} are constant "
+                      f"({', '.join(f'{v:g}' for v in lo[flat])}) over {values.shape[1]} sampled pixels: their views "
+                      "will be all zero (a blank stain, a wrong channel, or an image that underflowed?)")
     hi = np.where(hi > lo, hi, lo + 1.0)  # a constant channel maps to 0
     norm.lo, norm.hi = lo, hi
     return norm

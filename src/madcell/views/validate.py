@@ -117,3 +117,19 @@ def validate_slide(slide: SlideData, cfg: dict) -> None:
         names = np.asarray(slide.expression.obs_names).astype(str)
         if len(names) != len(ids) or set(names) != set(ids):
             raise InputError(src, "expression cells (obs_names) are not the cell table's cell ids")
+        check_counts(slide.expression.X, src)
+
+
+def check_counts(X, src) -> None:
+    """Expression must be finite, non-negative counts: NaN / Inf / negative values are an error
+    naming how many and where (copying them into the store would poison every gene metric)."""
+    import scipy.sparse as sp
+
+    vals = X.data if sp.issparse(X) else np.asarray(X)
+    if not np.issubdtype(vals.dtype, np.number):
+        raise InputError(src, f"expression matrix has non-numeric dtype {vals.dtype}")
+    nonfinite = int((~np.isfinite(vals)).sum()) if vals.dtype.kind == "f" else 0
+    negative = int((vals < 0).sum())
+    if nonfinite or negative:
+        raise InputError(src, f"expression holds {nonfinite} NaN/Inf and {negative} negative value(s): counts must "
+                              "be finite and >= 0 (fix or drop those cells / genes before prepare)")
