@@ -31,6 +31,11 @@ class NumericalError(MadcellError):
 class TrainingDiverged(NumericalError):
     """Raised by the NaN/inf guard during training; the last good checkpoint is kept."""
 
+class TrainingCollapsed(NumericalError):
+    """Raised when the teacher has collapsed (one prototype for every cell, or a uniform output) for
+    several logs in a row; the checkpoints written so far are kept."""
+
+
 EXIT_CODES = {InputError: 2, NumericalError: 3, MadcellError: 1}
 
 

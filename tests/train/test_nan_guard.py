@@ -64,3 +64,38 @@ def test_cli_divergence_is_exit_code_3_with_one_line(tiny_store, tiny_cfg, tmp_p
                                    "--max-steps", "8", "--quiet"])
     lines = [l for l in res.output.splitlines() if l.startswith("error:")]
     assert res.exit_code == 3 and len(lines) == 1 and "diverged at step" in lines[0], res.output
+
+
+def test_collapsed_teacher_stops_the_run_with_a_diagnosis(tiny_store, tiny_cfg, tmp_path):
+    """A teacher so hot that every cell gets the uniform distribution (a real collapse, nothing mocked)
+    stops the run after `collapse_patience` logs, exit class 'numerical', checkpoints kept."""
+    from madcell.errors import TrainingCollapsed, exit_code
+
+    torch.set_num_threads(1)
+    tiny_cfg["loss"].update(teacher_temp=1000.0, warmup_teacher_temp=1000.0)
+    tiny_cfg["train"].update(log_every=1, ckpt_every=1, collapse_patience=3, collapse_min_step=0)
+    with pytest.raises(TrainingCollapsed, match=r"collapsed to the uniform distribution at step 3") as exc:
+        pretrain(tiny_store, tiny_cfg, tmp_path / "run", max_steps=8, progress=False)
+    assert exit_code(exc.value) == 3 and "teacher_temp" in str(exc.value)
+    assert load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")["it"] == 2  # written before the stop
+    assert not (tmp_path / "run" / "export").exists()
+    # a healthy run with the same watch settings is not stopped
+    tiny_cfg["loss"].update(teacher_temp=0.04, warmup_teacher_temp=0.04)
+    s = pretrain(tiny_store, tiny_cfg, tmp_path / "ok", max_steps=8, progress=False)
+    assert s["finished"]
+
+
+def test_collapse_watch_needs_consecutive_logs():
+    from madcell.errors import TrainingCollapsed
+    from madcell.train.monitor import CollapseWatch
+
+    w = CollapseWatch(k=100, frac=0.98, patience=2, min_step=10)
+    one = {"teacher_entropy": 0.01, "teacher_kl_uniform": math.log(100)}
+    ok = {"teacher_entropy": 2.0, "teacher_kl_uniform": 0.5}
+    w.update(5, one)
+    w.update(6, one)  # before min_step: ignored
+    w.update(10, one)
+    w.update(11, ok)  # the streak is broken
+    w.update(12, one)
+    with pytest.raises(TrainingCollapsed, match="one prototype at step 13"):
+        w.update(13, one)

@@ -29,7 +29,7 @@ from madcell.train import distributed as D
 from madcell.train.checkpoint import all_finite, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from madcell.train.data import batch_loader, cached_source, epoch_batches, split_cells, steps_per_epoch, to_float
 from madcell.train.heldout import HeldOut
-from madcell.train.monitor import MetricLog
+from madcell.train.monitor import CollapseWatch, MetricLog
 from madcell.train.plan import Plan, plan_run
 from madcell.train.progress import TrainProgress
 from madcell.train.schedules import build_schedules, plot_schedules
@@ -66,7 +66,8 @@ def _views(batch: dict, device: torch.device) -> dict[str, torch.Tensor]:
 # changes the model, the data order or the crops.
 RESUMABLE = {
     "train": {"lr", "min_lr", "warmup_frac", "weight_decay", "weight_decay_end", "momentum_teacher",
-              "momentum_teacher_end", "clip_grad", "log_every", "eval_every", "ckpt_every"},
+              "momentum_teacher_end", "clip_grad", "log_every", "eval_every", "ckpt_every",
+              "collapse_patience", "collapse_frac", "collapse_min_step"},
     "loss": {"teacher_temp", "warmup_teacher_temp", "warmup_teacher_temp_frac"},
 }
 
@@ -251,6 +252,9 @@ def _pretrain(store, cfg, out_dir, resume, max_steps, init_weights, progress, st
     snapshots = {int(v) for v in (tr.get("snapshot_steps") or [])}
     window, t_window = [], time.perf_counter()
     bar = TrainProgress(total, start_it, enabled=progress and dist.is_main)
+    # runs checkpointed before the watch existed have no keys for it: the defaults
+    watch = CollapseWatch(int(cfg["head"]["out_dim"]), float(tr.get("collapse_frac", 0.98)),
+                          int(tr.get("collapse_patience", 5)), int(tr.get("collapse_min_step", 200)))
     try:
         while it < end:
             epoch, b0 = divmod(it, spe)
@@ -265,6 +269,7 @@ def _pretrain(store, cfg, out_dir, resume, max_steps, init_weights, progress, st
                     mean["cells_per_s"] = len(window) * batch * dist.world / max(dt, 1e-9)
                     log.log(it, epoch, mean, prefix="train/")
                     window, t_window = [], time.perf_counter()
+                    watch.update(it, mean)
                 if len(heldout) >= 2 and (it % int(tr["eval_every"]) == 0 or it == total):
                     if dist.is_main or dist.mode == "fsdp":
                         last_eval = heldout.run(teacher_run, device, tr["precision"]) or last_eval

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from madcell.errors import TrainingDiverged
+from madcell.errors import TrainingCollapsed, TrainingDiverged
 from madcell.utils.atomic import atomic_write_text
 
 
@@ -42,6 +42,36 @@ def check_finite(values: dict[str, float], step: int, lr: float) -> None:
                 "(checkpoints/last.pt, when one was written, is the last good state): resume it with a lower "
                 "learning rate, e.g. `madcell pretrain STORE --out RUN --resume --set train.lr=...`, or, if there is "
                 "no checkpoint yet, start again with a lower train.lr / higher train.warmup_frac")
+
+
+class CollapseWatch:
+    """Stop a run whose teacher has collapsed, with a diagnosis (like the NaN guard).
+
+    Collapse to one prototype: KL(batch-mean teacher distribution || uniform) >= ``frac`` x log K (every
+    cell gets the same output); to the uniform distribution: per-cell entropy >= ``frac`` x log K. Either
+    in ``patience`` consecutive logs, at or after step ``min_step``, raises :class:`TrainingCollapsed`.
+    ``patience`` 0 turns the watch off.
+    """
+
+    def __init__(self, k: int, frac: float, patience: int, min_step: int):
+        self.log_k, self.frac, self.patience, self.min_step = math.log(k), float(frac), int(patience), int(min_step)
+        self.streak, self.kind = 0, None
+
+    def update(self, step: int, mean: dict[str, float]) -> None:
+        if self.patience <= 0 or step < self.min_step or "teacher_entropy" not in mean:
+            return
+        kind = ("one prototype" if mean["teacher_kl_uniform"] >= self.frac * self.log_k else
+                "the uniform distribution" if mean["teacher_entropy"] >= self.frac * self.log_k else None)
+        self.streak = self.streak + 1 if kind is not None and kind == self.kind else int(kind is not None)
+        self.kind = kind
+        if self.streak >= self.patience:
+            raise TrainingCollapsed(
+                f"the teacher collapsed to {kind} at step {step}: per-cell entropy {mean['teacher_entropy']:.3f} and "
+                f"KL(mean || uniform) {mean['teacher_kl_uniform']:.3f} nats of log K = {self.log_k:.3f}, in "
+                f"{self.streak} logs in a row. Its embeddings would not separate cells. The checkpoints written "
+                "so far are kept; start again (or --resume with --set) with a lower train.lr, a higher "
+                "loss.teacher_temp or train.momentum_teacher, or a longer train.warmup_frac "
+                "(train.collapse_patience=0 turns this check off)")
 
 
 class MetricLog:
