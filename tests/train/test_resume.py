@@ -70,3 +70,18 @@ def test_cli_resume_accepts_set_for_schedule_keys(tiny_store, tiny_cfg, tmp_path
     assert "resuming with changed schedule keys: train.lr=1e-5" in res.output
     bad = CliRunner().invoke(app, ["pretrain", str(tiny_store), "--out", str(tmp_path / "run2"), "--resume"])
     assert bad.exit_code == 2
+
+
+def test_resume_on_another_store_is_refused(tiny_store, tiny_cfg, tmp_path):
+    import pytest
+
+    from madcell.errors import InputError
+    from train_tiny import make_tiny_store
+
+    torch.set_num_threads(1)
+    pretrain(tiny_store, tiny_cfg, tmp_path / "part", max_steps=6, progress=False, stop_after=3)
+    other = make_tiny_store(tmp_path / "other.h5", n=80, seed=1)
+    with pytest.raises(InputError, match=r"is not the store this run was trained on \(n_cells, cell_ids_sha differ\)") as exc:
+        pretrain(other, None, tmp_path / "part", resume=True, progress=False)
+    assert "other.h5" in str(exc.value)
+    assert _final(tmp_path / "part")["it"] == 3  # the run is untouched

@@ -285,6 +285,15 @@ class ViewStore:
         arr = self._read("neighborhood", idx)
         return arr if raw else self.to_float(arr)
 
+    def identity(self) -> dict:
+        """What a training run must find again on resume: cell count, channels, view sizes and a hash
+        of the cell ids (a re-prepared or another store differs)."""
+        import hashlib
+
+        h = hashlib.sha256("\n".join(map(str, self.cell_ids)).encode()).hexdigest()[:16]
+        return {"n_cells": int(len(self)), "channels": [str(c) for c in self.channel_names],
+                "morph_size": int(self.morph_size), "micro_size": int(self.micro_size), "cell_ids_sha": h}
+
     @property
     def cell_ids(self) -> np.ndarray:
         return np.asarray(self.h5["cell_ids"].asstr()[:] if self.h5["cell_ids"].dtype.kind == "O" else self.h5["cell_ids"][:]).astype(str)

@@ -152,6 +152,11 @@ def _pretrain(store, cfg, out_dir, resume, max_steps, init_weights, progress, st
             cfg["model"]["init_weights"] = str(init_weights)
     tr = cfg["train"]
     vs = store if isinstance(store, ViewStore) else ViewStore(store)
+    store_id = vs.identity()
+    if state is not None and state.get("store") and state["store"] != store_id:
+        diff = [k for k in store_id if state["store"].get(k) != store_id[k]]
+        raise InputError(vs.path, f"is not the store this run was trained on ({', '.join(diff)} differ); resume "
+                                  f"{out_dir} with its own store, or start a new run on this one")
     sizes = view_sizes(cfg, vs)
     labels = probe_label_columns(cfg, vs)
 
@@ -238,6 +243,7 @@ def _pretrain(store, cfg, out_dir, resume, max_steps, init_weights, progress, st
             rngs = [None] * dist.world
             torch.distributed.all_gather_object(rngs, rng_state(generator))
         s = {"cfg": cfg, "plan": plan.as_dict(), "it": it, "world": dist.world, "init_probe": init_probe,
+             "store": store_id,
              "elapsed_s": elapsed_before + time.perf_counter() - t_start,
              "student": D.full_state_dict(wrapped, dist), "teacher": D.full_state_dict(teacher_run, dist),
              "optimizer": D.optim_state_dict(wrapped, ctx.opt, dist), "loss": ctx.loss.state_dict(), "rng": rngs}
