@@ -49,3 +49,30 @@ def test_prepare_xenium_without_pixel_size_fails_cleanly(tmp_path):
     assert res.exit_code == 2
     assert "pixel size" in res.output and "morphology_focus.ome.tif" in res.output
     assert not out.exists()
+
+
+@pytest.mark.parametrize("origin, shift", [("[6420.029, 4699.967]", "(+181, +0) px"), ("[6400.029, 4689.967]", "(+0, -91) px")])
+def test_wrong_origin_is_caught_by_registration(tmp_path, origin, shift):
+    """A MERSCOPE origin off by 20 µm in x (10 µm in y) moves polygons and centroids together: the mask
+    and the table agree, both miss the image, and 5-9 cells used to be dropped with exit 0."""
+    src = DATA / "merscope_brain_mini"
+    if not src.is_dir():
+        pytest.skip(f"real test data {src} is not present on this machine")
+    out = tmp_path / "store.h5"
+    res = CliRunner().invoke(app, ["prepare", str(src), "--out", str(out), "--no-progress", "--option",
+                                   "pixel_size_um=0.108627", "--option", f"origin_um={origin}"])
+    assert res.exit_code == 2 and "does not sit on the image" in res.output and shift in res.output
+    assert not out.exists()
+
+
+def test_registration_finds_no_shift_on_correct_real_sets():
+    from madcell.io import read_input
+    from madcell.views.registration import mask_offset
+
+    for name, opts in (("merscope_brain_mini", {"pixel_size_um": 0.108627, "origin_um": (6400.029, 4699.967)}),
+                       ("cosmx_lung_mini", {"pixel_size_um": 0.18})):
+        if not (DATA / name).is_dir():
+            pytest.skip("real test data not present")
+        for s in read_input(DATA / name, options=opts):
+            r = mask_offset(s, list(range(s.image.shape[0])))
+            assert (r["dx"], r["dy"]) == (0, 0) and r["ratio"] == pytest.approx(1.0), (name, r)

@@ -25,6 +25,7 @@ from madcell.io.base import SlideData
 from madcell.utils.progress import Progress
 from madcell.views import geometry, table
 from madcell.views.coverage import check_geometry
+from madcell.views.registration import check_registration
 from madcell.views.extract import SlideJob, ViewParams, extract_unit
 from madcell.views.normalize import compute_norm
 from madcell.views.resize import torch_threads
@@ -121,6 +122,8 @@ def prepare_slides(slides: Sequence[SlideData], out: str | Path, cfg: dict, work
         validate_slide(s, cfg)
     checked = [check_geometry(s, cfg) for s in slides]  # one pass over each mask, before any view is cut
     slides, geometry_reports = [c[0] for c in checked], [c[1] for c in checked]
+    for k, s in enumerate(slides):  # does the segmentation sit on the image? (a wrong origin moves both)
+        geometry_reports[k].update(check_registration(s, chan_idx[k], cfg))
     vp = ViewParams(int(cfg["morph_size"]), int(cfg["micro_size"]), float(cfg["morph_margin"]), cfg["dtype"],
                     cfg["micro_scale"] == "per_slide")
     out_bytes = 1 if cfg["dtype"] == "uint8" else 2
