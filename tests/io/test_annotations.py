@@ -125,3 +125,35 @@ def test_annotate_anndata_joins_by_cell_id(tmp_path):
     with pytest.raises(InputError, match="none of its 1 cell ids matches") as exc:
         annotate_anndata(a, other)
     assert "other.csv" in str(exc.value)
+
+
+def test_vendor_metadata_text_columns_become_labels(tmp_path):
+    """CosMx *_metadata_file.csv and MERSCOPE cell_metadata.csv: text columns (an exported cell type)
+    become label columns joined on the vendor ids; numbers (area, centres) do not."""
+    import shutil
+
+    from madcell.io import read_input
+
+    cos = tmp_path / "cosmx"
+    shutil.copytree(real("cosmx_lung_mini"), cos)
+    slides = read_input(cos, options={"pixel_size_um": 0.18})
+    rows = [(int(s.slide_id[1:]), int(cid.split("_")[1])) for s in slides for cid in s.cells["cell_id"]]
+    meta = pd.DataFrame(rows, columns=["fov", "cell_ID"])
+    meta["Area"] = np.arange(len(meta)) * 10
+    meta["cellType"] = np.where(np.arange(len(meta)) % 3 == 0, "tumor", "stroma")
+    meta.iloc[:len(meta) // 2].to_csv(cos / "Lung12_metadata_file.csv", index=False)  # half the cells annotated
+    slides = read_input(cos, options={"pixel_size_um": 0.18})
+    cells = pd.concat([s.cells for s in slides])
+    assert "cellType" in slides[0].label_columns and "Area" not in cells
+    assert cells["cellType"].notna().sum() == len(meta) // 2
+    assert set(cells["cellType"].dropna()) == {"tumor", "stroma"}
+
+    mer = tmp_path / "merscope"
+    shutil.copytree(real("merscope_brain_mini"), mer)
+    opts = {"pixel_size_um": 0.108627, "origin_um": (6400.029, 4699.967)}
+    (s,) = read_input(mer, options=opts)
+    ids = s.cells["cell_id"].astype(str).to_numpy()
+    pd.DataFrame({"EntityID": ids, "volume": np.ones(len(ids)), "cluster": [f"c{i % 4}" for i in range(len(ids))]}).to_csv(
+        mer / "cell_metadata.csv", index=False)
+    (s,) = read_input(mer, options=opts)
+    assert list(s.cells["cluster"].iloc[:4]) == ["c0", "c1", "c2", "c3"] and "volume" not in s.cells

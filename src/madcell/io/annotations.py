@@ -112,3 +112,25 @@ def annotate_anndata(adata, source: str | Path, annotations: pd.DataFrame | None
         adata.obs[col] = (pd.Categorical(values.where(values.isna(), values.astype(str)))
                           if values.dtype == object else values.to_numpy())
     return {"matched": matched, "cells": int(adata.n_obs), "unknown_ids": unknown, "columns": list(table.columns)}
+
+
+ID_LIKE = {"cell_id", "cell_ID", "cellID", "EntityID", "fov", "FOV", "Barcode", "id", "ID"}
+
+
+def metadata_labels(table: pd.DataFrame, ids: pd.Series | np.ndarray, source: str | Path,
+                    max_classes: int = 500) -> pd.DataFrame | None:
+    """Vendor cell metadata (CosMx ``*_metadata_file.csv``, MERSCOPE ``cell_metadata.csv``) as label
+    columns, indexed by madcell's cell id (``ids``, one per row of ``table``): the text columns with
+    2..``max_classes`` distinct values (e.g. an exported cell type); numbers (areas, intensities,
+    coordinates) are not labels. None when there is none."""
+    ids = pd.Index(np.asarray(ids).astype(str), name="cell_id")
+    if ids.has_duplicates:
+        raise InputError(source, f"{int(ids.duplicated().sum())} duplicated cell id(s) in the cell metadata")
+    cols = {}
+    for c in table.columns:
+        if c in ID_LIKE or str(c) in RESERVED or table[c].dtype != object:
+            continue
+        v = table[c].astype("string")
+        if 2 <= v.nunique(dropna=True) <= max_classes:
+            cols[str(c)] = v.to_numpy(dtype=object)
+    return pd.DataFrame(cols, index=ids) if cols else None

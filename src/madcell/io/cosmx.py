@@ -4,7 +4,8 @@ Per FOV: ``CellComposite/CellComposite_F###.jpg`` (RGB composite), ``CellLabels/
 (label mask, float32 in some exports: cast to int; the value is the CosMx ``cell_ID``). Cells come from
 the mask (``cell_id = F###_<cell_ID>``, pixel centroids). Expression is rebuilt from ``*_tx_file.csv``
 grouped by (fov, cell_ID, target) with negative/system-control probes kept out of ``X`` (fallback:
-``*_exprMat_file.csv``).
+``*_exprMat_file.csv``). Text columns of ``*_metadata_file.csv`` (e.g. an exported cell type) become
+label columns, joined on (fov, cell_ID).
 
 Coordinates: the transcript ``y`` axis points up while image rows point down, and an image may be a
 crop of the FOV. With ``crop_offsets = {fov: [x0, y0]}`` (keys: FOV number or ``F###``) the image shows local x in [x0, x0 + W) and
@@ -118,6 +119,15 @@ def read_cosmx(path: str | Path, options: dict | None = None) -> list[SlideData]
     positions = read_table(pos_path).rename(columns=str.lower).set_index("fov") if pos_path else None
     expr_path = _glob1(folder, "*_exprMat_file.csv*") if tx is None else None
     expr_all = read_table(expr_path) if expr_path else None
+    meta_path = _glob1(folder, "*_metadata_file.csv*")
+    meta_labels = None
+    if meta_path is not None:  # text columns of the vendor's cell metadata (e.g. an exported cell type) as labels
+        from madcell.io.annotations import metadata_labels
+
+        mt = read_table(meta_path)
+        if {"fov", "cell_ID"} <= set(mt.columns):
+            meta_labels = metadata_labels(mt, [f"F{int(f):03d}_{int(c)}" for f, c in zip(mt["fov"], mt["cell_ID"])],
+                                          meta_path)
     size = opts.get("pixel_size_um")
     if size is None:
         n = len(fovs)
@@ -176,6 +186,8 @@ def read_cosmx(path: str | Path, options: dict | None = None) -> list[SlideData]
                 gx, gy = float(positions.loc[fov, "x_global_px"]), float(positions.loc[fov, "y_global_px"])
             cells["x_um"] = (cells["x_px"] + offsets[0] + gx) * size
             cells["y_um"] = -((offsets[1] + H) - cells["y_px"] + gy) * size
+        if meta_labels is not None:
+            cells = cells.join(meta_labels, on="cell_id")
         slides.append(SlideData(image=image, labels=labels, cells=cells, pixel_size_um=size, slide_id=slide_id,
                                 source=folder, expression=expression, transcripts=transcripts, meta=meta))
     return slides

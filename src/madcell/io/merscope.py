@@ -12,7 +12,8 @@
   demand;
 * expression: transcripts of the same z (``detected_transcripts.csv`` / ``vizgen_transcripts.gz``:
   ``global_x``, ``global_y`` µm, ``gene``, ``global_z``) counted per cell by point-in-polygon;
-  ``Blank-*`` codewords stay out of ``X``.
+  ``Blank-*`` codewords stay out of ``X``;
+* labels: text columns of ``cell_metadata.csv`` (joined on ``EntityID``), when there is one.
 """
 
 from __future__ import annotations
@@ -115,6 +116,15 @@ def read_merscope(path: str | Path, options: dict | None = None) -> list[SlideDa
     cells = check_cells(cells, poly_path)
     cells["x_um"], cells["y_um"] = to_px.to_um(cells["x_px"].to_numpy(), cells["y_px"].to_numpy())
     kept = pd.Index(ids).get_indexer(cells["cell_id"])
+    meta_path = folder / "cell_metadata.csv"
+    if meta_path.is_file():  # text columns of Vizgen's cell metadata (e.g. an exported cell type) as labels
+        from madcell.io.annotations import metadata_labels
+
+        mt = read_table(meta_path, dtype={"EntityID": str})
+        key = "EntityID" if "EntityID" in mt else mt.columns[0]
+        found = metadata_labels(mt, mt[key].astype(str), meta_path)
+        if found is not None:
+            cells = cells.join(found, on="cell_id")
 
     expression, transcripts = None, None
     tx_path = next((folder / n for n in TRANSCRIPT_NAMES if (folder / n).is_file()), None)
