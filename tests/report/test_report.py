@@ -119,3 +119,21 @@ def test_umap_legends_do_not_overlap_and_per_gene_bars_stay_readable(tmp_path):
     w, h = Image.open(tmp_path / "pg.png").size
     assert w <= 14 * 150 + 400 and w / h < 5  # was 6040 x 617
     plt.close("all")
+
+
+def test_report_of_an_evaluation_folder_finds_its_anndata_and_works_without_labels(tmp_path):
+    """`madcell evaluate emb.h5ad --out eval; madcell report eval --out rep`: the UMAP and the maps used
+    to be silently missing (no .h5ad in eval/), and with no label there was no UMAP at all."""
+    a = make_embedding_anndata(n=160, n_genes=3)
+    del a.obs["cell_type"]  # the usual case on a new slide: no labels
+    a.write_h5ad(tmp_path / "emb.h5ad")
+    r = CliRunner()
+    res = r.invoke(app, ["evaluate", str(tmp_path / "emb.h5ad"), "--out", str(tmp_path / "eval"), "--genes", "none",
+                         "--set", "evaluate.bootstrap=30", "--set", "evaluate.seeds=[0]"])
+    assert res.exit_code == 0, res.output
+    res = r.invoke(app, ["report", str(tmp_path / "eval"), "--out", str(tmp_path / "rep")])
+    assert res.exit_code == 0, res.output
+    md = (tmp_path / "rep" / "report.md").read_text()
+    assert "figures/umap.png" in md and "Leiden clusters" in md and "figures/spatial_clusters_" in md
+    figs = sorted(p.name for p in (tmp_path / "rep" / "figures").iterdir())
+    assert "umap.png" in figs and any(f.startswith("spatial_clusters_") for f in figs)
