@@ -116,11 +116,11 @@ def run_pipeline(input: str | Path, out: str | Path, config: str = "cpu-tiny", o
     step("pretrain", run_dir, train, trained)
 
     def embed() -> None:
-        from madcell.data.store import ViewStore
+        from madcell.data.source import open_views
         from madcell.embed import embed_store
         from madcell.models import Encoder
 
-        embed_store(ViewStore(store), Encoder.load(run_dir), out / "embedding.h5ad", info={"run": str(run_dir.resolve())},
+        embed_store(open_views(store), Encoder.load(run_dir), out / "embedding.h5ad", info={"run": str(run_dir.resolve())},
                     progress=progress)
 
     emb = step("embed", out / "embedding.h5ad", embed)

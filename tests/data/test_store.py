@@ -123,3 +123,26 @@ def test_bad_store_files(tmp_path):
     with pytest.raises(InputError, match="lzf or none"):
         with create_store(tmp_path / "x.h5", 1, ["a"], 14, 28, compression="gzip"):
             pass
+
+
+def test_view_sources_honour_the_contract(tmp_path):
+    """The materialised store and the in-memory copy are both ViewSources and give the same views."""
+    import numpy as np
+
+    from madcell.data import InMemoryViews, ViewSource, open_views
+
+    rng = np.random.default_rng(0)
+    n = 9
+    with create_store(tmp_path / "s.h5", n, ["a", "b"], 14, 28) as w:
+        w.write(0, rng.integers(0, 255, (n, 2, 14, 14), dtype=np.uint8), rng.integers(0, 255, (n, 2, 28, 28), dtype=np.uint8),
+                [f"c{i}" for i in range(n)], ["s"] * n, np.zeros((n, 2)), np.zeros((n, 2)), np.ones(n), np.ones(n),
+                np.zeros(n, bool))
+    store = open_views(tmp_path / "s.h5")
+    mem = InMemoryViews(store, chunk=4)
+    for src in (store, mem):
+        assert isinstance(src, ViewSource) and len(src) == n and src.channel_names == ["a", "b"]
+    idx = [3, 1, 3]
+    np.testing.assert_array_equal(mem.read_morph(idx), store.read_morph(idx))
+    np.testing.assert_array_equal(mem.read_micro(slice(2, 5), raw=True), store.read_micro(slice(2, 5), raw=True))
+    assert mem.identity() == store.identity() and list(mem.obs.index) == list(store.obs.index)
+    assert open_views(store) is store

@@ -5,15 +5,16 @@ from __future__ import annotations
 import numpy as np
 
 from madcell.data.store import ViewStore
-from madcell.train.data import ViewCache, batch_loader, cached_source, views_nbytes
+from madcell.data.source import InMemoryViews as ViewCache
+from madcell.train.data import batch_loader, cached_source, views_nbytes
 
 
 def test_cache_matches_store(tiny_store):
     vs = ViewStore(tiny_store)
     cache = ViewCache(vs, chunk=10)  # several chunks, ragged last one
     idx = np.array([5, 0, 47, 5, 13])  # unsorted, repeated
-    np.testing.assert_array_equal(cache.read_morph(idx), vs.read_morph(idx, raw=True))
-    np.testing.assert_array_equal(cache.read_micro(idx), vs.read_micro(idx, raw=True))
+    np.testing.assert_array_equal(cache.read_morph(idx, raw=True), vs.read_morph(idx, raw=True))
+    np.testing.assert_array_equal(cache.read_micro(idx, raw=True), vs.read_micro(idx, raw=True))
     assert cache.micro.dtype == vs.dtype
 
 

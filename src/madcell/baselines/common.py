@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from madcell.data.store import ViewStore
+from madcell.data.source import ViewSource
 from madcell.errors import InputError
 
 VIEWS = ("morph", "micro", "both")
@@ -32,10 +32,10 @@ class Baseline:
             raise InputError(None, f"baselines.{self.name}.views must be one of {VIEWS}, not {cfg['views']!r}")
         self.device = resolve_device(cfg.get("device", "auto"))
 
-    def fit(self, store: ViewStore, train_idx: np.ndarray | None = None) -> "Baseline":
+    def fit(self, store: ViewSource, train_idx: np.ndarray | None = None) -> "Baseline":
         raise NotImplementedError
 
-    def embed(self, store: ViewStore) -> dict[str, np.ndarray]:
+    def embed(self, store: ViewSource) -> dict[str, np.ndarray]:
         raise NotImplementedError
 
 
@@ -45,7 +45,7 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def train_indices(store: ViewStore, train_idx: np.ndarray | None) -> np.ndarray:
+def train_indices(store: ViewSource, train_idx: np.ndarray | None) -> np.ndarray:
     """All cells when ``train_idx`` is None, else the given (validated) indices."""
     if train_idx is None:
         return np.arange(len(store))
@@ -64,7 +64,7 @@ def resize(x: torch.Tensor, size: int | None) -> torch.Tensor:
     return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
 
 
-def read_views(store: ViewStore, idx, views: str, size: int | None) -> torch.Tensor:
+def read_views(store: ViewSource, idx, views: str, size: int | None) -> torch.Tensor:
     """(n, C', s, s) float32 0-1: one view, or both resized to one side and stacked as channels
     (``size`` None: the morphology side for ``both``, the view's own side otherwise)."""
     if views == "morph":
@@ -77,7 +77,7 @@ def read_views(store: ViewStore, idx, views: str, size: int | None) -> torch.Ten
     return torch.cat([m, u], dim=1)
 
 
-def view_channels(store: ViewStore, views: str) -> int:
+def view_channels(store: ViewSource, views: str) -> int:
     return store.n_channels * (2 if views == "both" else 1)
 
 
@@ -110,7 +110,7 @@ def fit_loop(
 
 
 @torch.no_grad()
-def embed_batches(store: ViewStore, fn: Callable[[np.ndarray], torch.Tensor], batch_size: int) -> np.ndarray:
+def embed_batches(store: ViewSource, fn: Callable[[np.ndarray], torch.Tensor], batch_size: int) -> np.ndarray:
     """Concatenate ``fn(indices)`` (B, d) over every cell, in store order, as float32 numpy."""
     out = [fn(idx).float().cpu().numpy() for idx in chunks(len(store), batch_size)]
     return np.concatenate(out, axis=0).astype(np.float32)

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 
 from madcell.baselines.common import Baseline, embed_batches
 from madcell.baselines.registry import register_baseline
-from madcell.data.store import ViewStore
+from madcell.data.source import ViewSource
 from madcell.errors import InputError
 
 
@@ -61,7 +61,7 @@ def load_frozen_model(name: str, weights: str | Path, in_chans: int = 3, img_siz
 
 @register_baseline("frozen")
 class FrozenEncoder(Baseline):
-    def fit(self, store: ViewStore, train_idx: np.ndarray | None = None) -> "FrozenEncoder":
+    def fit(self, store: ViewSource, train_idx: np.ndarray | None = None) -> "FrozenEncoder":
         cfg = self.cfg
         if cfg["weights"] is None:
             raise InputError(None, "baselines.frozen.weights must name a local weights file")
@@ -80,7 +80,7 @@ class FrozenEncoder(Baseline):
         self.rgb = self._rgb_indices(store)
         return self
 
-    def _rgb_indices(self, store: ViewStore) -> list[int]:
+    def _rgb_indices(self, store: ViewSource) -> list[int]:
         chosen = self.cfg["rgb_channels"]
         if chosen is None:
             return [i % store.n_channels for i in range(3)]
@@ -107,7 +107,7 @@ class FrozenEncoder(Baseline):
         return torch.cat([self.model((x[:, c : c + 1].repeat(1, k, 1, 1) - self.mean) / self.std)
                           for c in range(x.shape[1])], dim=1)
 
-    def embed(self, store: ViewStore) -> dict[str, np.ndarray]:
+    def embed(self, store: ViewSource) -> dict[str, np.ndarray]:
         views = ["morph", "micro"] if self.cfg["views"] == "both" else [self.cfg["views"]]
         bs = int(self.cfg["batch_size"])
         parts = {}

@@ -14,26 +14,26 @@ from sklearn.decomposition import PCA
 
 from madcell.baselines.common import Baseline, chunks, resize, train_indices
 from madcell.baselines.registry import register_baseline
-from madcell.data.store import ViewStore
+from madcell.data.source import ViewSource
 
 
 @register_baseline("pca")
 class PixelPCA(Baseline):
-    def _pixels(self, store: ViewStore, idx, view: str) -> np.ndarray:
+    def _pixels(self, store: ViewSource, idx, view: str) -> np.ndarray:
         read = store.read_morph if view == "morph" else store.read_micro
         return resize(torch.from_numpy(read(idx)), int(self.cfg["size"])).flatten(1).numpy()
 
     def _views(self) -> list[str]:
         return ["morph", "micro"] if self.cfg["views"] == "both" else [self.cfg["views"]]
 
-    def fit(self, store: ViewStore, train_idx: np.ndarray | None = None) -> "PixelPCA":
+    def fit(self, store: ViewSource, train_idx: np.ndarray | None = None) -> "PixelPCA":
         idx = np.sort(train_indices(store, train_idx))
         x = np.concatenate([self._pixels(store, idx[b], v) for v in self._views() for b in chunks(len(idx), 1024)])
         n = min(int(self.cfg["n_components"]), x.shape[0] - 1, x.shape[1])
         self.pca = PCA(n_components=max(n, 1), random_state=int(self.cfg["seed"])).fit(x)
         return self
 
-    def embed(self, store: ViewStore) -> dict[str, np.ndarray]:
+    def embed(self, store: ViewSource) -> dict[str, np.ndarray]:
         parts = {v: np.concatenate([self.pca.transform(self._pixels(store, b, v)) for b in chunks(len(store), 1024)])
                  .astype(np.float32) for v in self._views()}
         if len(parts) == 1:

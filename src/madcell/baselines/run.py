@@ -11,13 +11,13 @@ import anndata as ad
 import numpy as np
 
 from madcell.baselines.registry import get_baseline
-from madcell.data.store import ViewStore
+from madcell.data.source import ViewSource, open_views
 from madcell.embed.anndata_form import embedding_to_anndata, write_h5ad
 
 
 def run_baseline(
     name: str,
-    store: str | Path | ViewStore,
+    store: str | Path | ViewSource,
     out: str | Path | None = None,
     cfg: Mapping | None = None,
     train_idx: np.ndarray | None = None,
@@ -26,7 +26,7 @@ def run_baseline(
     """Baseline ``name`` (``cfg``: overrides of ``baselines.<name>``) fitted on ``train_idx`` (None:
     every cell). ``obsm[key]`` (default ``X_<name>``) holds the embedding, ``key_morph`` /
     ``key_micro`` the per-view parts when the method has two views. Written to ``out`` when given."""
-    store = store if isinstance(store, ViewStore) else ViewStore(store)
+    store = open_views(store)
     key = key or f"X_{name}"
     model = get_baseline(name, cfg)
     t0 = time.monotonic()

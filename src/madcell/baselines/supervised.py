@@ -15,11 +15,11 @@ import torch.nn.functional as F
 
 from madcell.baselines.common import Baseline, embed_batches, fit_loop, read_views, train_indices, view_channels
 from madcell.baselines.registry import register_baseline
-from madcell.data.store import ViewStore
+from madcell.data.source import ViewSource
 from madcell.errors import InputError
 
 
-def pick_label(store: ViewStore, label: str | None) -> str:
+def pick_label(store: ViewSource, label: str | None) -> str:
     """``label`` if given, else ``cell_type`` when the store has it, else its first label column."""
     cols = store.label_columns
     if label is None:
@@ -33,7 +33,7 @@ def pick_label(store: ViewStore, label: str | None) -> str:
 
 @register_baseline("supervised")
 class SupervisedCNN(Baseline):
-    def fit(self, store: ViewStore, train_idx: np.ndarray | None = None) -> "SupervisedCNN":
+    def fit(self, store: ViewSource, train_idx: np.ndarray | None = None) -> "SupervisedCNN":
         cfg = self.cfg
         self.label = pick_label(store, cfg["label"])
         labels = store.obs[self.label].to_numpy()
@@ -61,7 +61,7 @@ class SupervisedCNN(Baseline):
         self.log = fit_loop(step, known, cfg)
         return self
 
-    def embed(self, store: ViewStore) -> dict[str, np.ndarray]:
+    def embed(self, store: ViewSource) -> dict[str, np.ndarray]:
         self.model.eval()
 
         def fn(idx: np.ndarray) -> torch.Tensor:

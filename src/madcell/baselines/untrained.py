@@ -12,12 +12,12 @@ import numpy as np
 from madcell.baselines.common import Baseline
 from madcell.baselines.registry import register_baseline
 from madcell.config import load_config
-from madcell.data.store import ViewStore
+from madcell.data.source import ViewSource
 
 
 @register_baseline("untrained")
 class UntrainedViT(Baseline):
-    def fit(self, store: ViewStore, train_idx: np.ndarray | None = None) -> "UntrainedViT":
+    def fit(self, store: ViewSource, train_idx: np.ndarray | None = None) -> "UntrainedViT":
         from madcell.models import Encoder
 
         cfg = load_config(self.cfg["preset"], self.cfg["overrides"])
@@ -28,7 +28,7 @@ class UntrainedViT(Baseline):
         self.encoder = self.encoder.to(self.device)
         return self
 
-    def embed(self, store: ViewStore) -> dict[str, np.ndarray]:
+    def embed(self, store: ViewSource) -> dict[str, np.ndarray]:
         from madcell.embed.encode import encode_views
 
         parts = encode_views(store, self.encoder, np.arange(len(store)), int(self.cfg["batch_size"]),

@@ -14,7 +14,7 @@ from torch import nn
 from madcell.baselines.common import Baseline, embed_batches, fit_loop, read_views, train_indices, view_channels
 from madcell.baselines.conv import ConvDecoder, ConvEncoder, check_side
 from madcell.baselines.registry import register_baseline
-from madcell.data.store import ViewStore
+from madcell.data.source import ViewSource
 
 
 class ConvVAE(nn.Module):
@@ -47,7 +47,7 @@ def vae_loss(x, recon, mu, logvar, beta: float) -> torch.Tensor:
 
 @register_baseline("vae")
 class VAEBaseline(Baseline):
-    def fit(self, store: ViewStore, train_idx: np.ndarray | None = None) -> "VAEBaseline":
+    def fit(self, store: ViewSource, train_idx: np.ndarray | None = None) -> "VAEBaseline":
         cfg = self.cfg
         torch.manual_seed(int(cfg["seed"]))
         self.model = ConvVAE(view_channels(store, cfg["views"]), int(cfg["size"]), list(cfg["channels"]),
@@ -66,7 +66,7 @@ class VAEBaseline(Baseline):
         self.log = fit_loop(step, train_indices(store, train_idx), cfg)
         return self
 
-    def embed(self, store: ViewStore) -> dict[str, np.ndarray]:
+    def embed(self, store: ViewSource) -> dict[str, np.ndarray]:
         self.model.eval()
         fn = lambda idx: self.model.posterior(read_views(store, idx, self.cfg["views"], int(self.cfg["size"])).to(self.device))[0]
         return {"": embed_batches(store, fn, 256)}

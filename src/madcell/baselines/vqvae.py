@@ -17,7 +17,7 @@ from torch import nn
 from madcell.baselines.common import Baseline, embed_batches, fit_loop, read_views, train_indices, view_channels
 from madcell.baselines.conv import ConvDecoder, ConvEncoder, check_side
 from madcell.baselines.registry import register_baseline
-from madcell.data.store import ViewStore
+from madcell.data.source import ViewSource
 
 
 class VectorQuantizer(nn.Module):
@@ -64,7 +64,7 @@ class ConvVQVAE(nn.Module):
 
 @register_baseline("vqvae")
 class VQVAEBaseline(Baseline):
-    def fit(self, store: ViewStore, train_idx: np.ndarray | None = None) -> "VQVAEBaseline":
+    def fit(self, store: ViewSource, train_idx: np.ndarray | None = None) -> "VQVAEBaseline":
         cfg = self.cfg
         torch.manual_seed(int(cfg["seed"]))
         self.model = ConvVQVAE(view_channels(store, cfg["views"]), int(cfg["size"]), cfg).to(self.device)
@@ -83,7 +83,7 @@ class VQVAEBaseline(Baseline):
         self.log = fit_loop(step, train_indices(store, train_idx), cfg)
         return self
 
-    def embed(self, store: ViewStore) -> dict[str, np.ndarray]:
+    def embed(self, store: ViewSource) -> dict[str, np.ndarray]:
         self.model.eval()
         size = int(self.cfg["size"])
         fn = lambda idx: self.model.encoder(read_views(store, idx, self.cfg["views"], size).to(self.device)).mean((2, 3))

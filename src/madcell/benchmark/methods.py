@@ -16,7 +16,7 @@ import numpy as np
 
 from madcell.benchmark.cache import ArtefactCache, make_key
 from madcell.benchmark.config import training_config
-from madcell.data.store import ViewStore
+from madcell.data.source import ViewSource, open_views
 from madcell.embed.anndata_form import embedding_to_anndata, write_h5ad
 
 TRAIN_SECTIONS = ("model", "head", "loss", "augment", "train")
@@ -30,7 +30,7 @@ class Dataset:
     key: str
 
 
-def fit_indices(store: ViewStore, train_cfg: Mapping, fit_cells: str) -> np.ndarray | None:
+def fit_indices(store: ViewSource, train_cfg: Mapping, fit_cells: str) -> np.ndarray | None:
     """Cells a fitted baseline may learn from: the training part of evaluate's first split (so the
     first split's test cells are never seen), or every cell (``all``)."""
     if fit_cells == "all":
@@ -79,7 +79,7 @@ def _baseline(name: str, spec: dict, ds: Dataset, bench: Mapping, cache: Artefac
                    train_cfg["evaluate"] if fit_cells == "train_fold" else None, ds.key)
 
     def build(p: Path) -> None:
-        store = ViewStore(ds.store)
+        store = open_views(ds.store)
         run_baseline(spec["baseline"], store, p, bcfg, fit_indices(store, train_cfg, fit_cells), key=f"X_{name}")
 
     return cache.get(root / "embeddings" / ds.name / f"{name}.h5ad", key, build, f"{spec['baseline']} {name} on {ds.name}"), key
@@ -98,7 +98,7 @@ def _concat(name: str, spec: dict, ds: Dataset, done: Mapping[str, tuple[Path, s
     def build(p: Path) -> None:
         m, u = _part(ad.read_h5ad(pm), "morph"), _part(ad.read_h5ad(pu), "micro")
         k = f"X_{name}"
-        adata = embedding_to_anndata(ViewStore(ds.store), {k: np.concatenate([m, u], 1), f"{k}_morph": m, f"{k}_micro": u},
+        adata = embedding_to_anndata(open_views(ds.store), {k: np.concatenate([m, u], 1), f"{k}_morph": m, f"{k}_micro": u},
                                      k, name, {"concat_of": f"{spec['morph']} (morph) + {spec['micro']} (micro)"})
         write_h5ad(adata, p)
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from madcell.data.store import ViewStore
+from madcell.data.source import ViewSource, open_views
 from madcell.embed.anndata_form import embedding_to_anndata, write_h5ad
 from madcell.errors import InputError
 
@@ -35,7 +35,7 @@ def standardise(x: np.ndarray) -> np.ndarray:
     return ((x[:, keep] - x[:, keep].mean(axis=0)) / sd[keep]).astype(np.float32)
 
 
-def oracle_matrix(store: ViewStore, features: str) -> tuple[np.ndarray, list[str]]:
+def oracle_matrix(store: ViewSource, features: str) -> tuple[np.ndarray, list[str]]:
     """(N, d) standardised truth features of ``features`` (morph | context | both) and their names."""
     if features not in FEATURES:
         raise InputError(store.path, f"oracle features must be one of {', '.join(FEATURES)} (got {features!r})")
@@ -55,7 +55,7 @@ def oracle_matrix(store: ViewStore, features: str) -> tuple[np.ndarray, list[str
 
 def write_oracle(store_path: str | Path, out: str | Path, name: str, features: str) -> None:
     """Write the oracle embedding AnnData (``obsm['X_<name>']``) of a store."""
-    store = ViewStore(store_path)
+    store = open_views(store_path)
     X, names = oracle_matrix(store, features)
     key = f"X_{name}"
     adata = embedding_to_anndata(store, {key: X}, key, name, {"oracle": features, "oracle_columns": names})

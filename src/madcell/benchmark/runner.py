@@ -28,7 +28,7 @@ from madcell.benchmark.cache import ArtefactCache, make_key
 from madcell.benchmark.config import load_bench_config, training_config
 from madcell.benchmark.data import datasets
 from madcell.benchmark.methods import embed_method, method_order
-from madcell.data.store import ViewStore
+from madcell.data.source import open_views
 from madcell.errors import InputError, MadcellError
 from madcell.utils.atomic import atomic_write_text
 
@@ -135,7 +135,7 @@ def run_benchmark(config: str | Path, out: str | Path, overrides: Mapping | None
     report_sets: list = []
     for ds in datasets(bench, train_cfg, cache, root):
         echo(f"dataset {ds.name}: {ds.store}")
-        store = ViewStore(ds.store)
+        store = open_views(ds.store)
         labels = bench["data"]["labels"] if bench["data"]["labels"] is not None else list(store.label_columns)
         genes = bench["data"]["genes"] if store.has_expression else None
         within = _within(bench["data"], labels, store.label_columns)

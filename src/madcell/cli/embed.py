@@ -25,7 +25,7 @@ def embed(
     labels_file: Optional[Path] = typer.Option(None, "--labels", help=LABELS_HELP),
 ) -> None:
     """Embed every cell: concat of the teacher CLS tokens of the morphology and microenvironment views."""
-    from madcell.data.store import ViewStore
+    from madcell.data.source import open_views
     from madcell.embed import embed_store
     from madcell.models import Encoder
     from madcell.utils.paths import check_output
@@ -39,7 +39,7 @@ def embed(
 
     if not run.exists():
         raise InputError(run, "run folder does not exist")
-    vs = ViewStore(store)
+    vs = open_views(store)
     encoder = Encoder.load(run)
     if list(encoder.channel_names) != list(vs.channel_names) and len(encoder.channel_names) != vs.n_channels:
         raise InputError(store, f"has {vs.n_channels} channels but the model in {run} was trained on "

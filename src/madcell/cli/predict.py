@@ -33,12 +33,12 @@ def predict_cmd(
     else:
         if run is None:
             raise InputError(inp, "is a view store: give --run (the pretraining run the decoders were fit on) to embed it")
-        from madcell.data.store import ViewStore
+        from madcell.data.source import open_views
         from madcell.embed import embed_store
         from madcell.models import Encoder
 
         emb_path = out.with_name(out.stem + "_embedding.h5ad")
-        emb = embed_store(ViewStore(inp), Encoder.load(run), emb_path, info={"run": str(run.resolve())})
+        emb = embed_store(open_views(inp), Encoder.load(run), emb_path, info={"run": str(run.resolve())})
         console.print(f"embedding -> {emb_path}", highlight=False)
     pred = predict_anndata(emb, decoders, niche_student, key)
     write_h5ad(pred, out)

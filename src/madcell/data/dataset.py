@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from madcell.data.store import ViewStore
+from madcell.data.source import ViewSource, open_views
 
 
 class ViewDataset(Dataset):
@@ -18,8 +18,8 @@ class ViewDataset(Dataset):
     ``indices`` restricts the dataset to a subset of cells (e.g. a training split).
     """
 
-    def __init__(self, store: ViewStore | str, indices: Sequence[int] | None = None, raw: bool = False):
-        self.store = store if isinstance(store, ViewStore) else ViewStore(store)
+    def __init__(self, store: ViewSource | str, indices: Sequence[int] | None = None, raw: bool = False):
+        self.store = open_views(store)
         self.indices = np.arange(len(self.store)) if indices is None else np.asarray(indices, dtype=np.int64)
         self.raw = raw
 

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from madcell.data.truth import read_truth, truth_groups
+from madcell.data.source import to_float
 from madcell.errors import InputError
 from madcell.utils.atomic import atomic_path
 
@@ -268,12 +269,7 @@ class ViewStore:
             arr = np.moveaxis(arr, -1, 1)
         return arr
 
-    @staticmethod
-    def to_float(arr: np.ndarray) -> np.ndarray:
-        """uint8 0-255 or float16 0-1 -> float32 0-1."""
-        if arr.dtype == np.uint8:
-            return arr.astype(np.float32) / 255.0
-        return arr.astype(np.float32)
+    to_float = staticmethod(to_float)
 
     def read_morph(self, idx, raw: bool = False) -> np.ndarray:
         """(n, C, m, m) morphology views, float32 in 0-1 (``raw``: stored dtype)."""

@@ -19,11 +19,11 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
-from madcell.data.store import ViewStore
+from madcell.data.source import ViewSource
 
 
 def embedding_to_anndata(
-    store: ViewStore,
+    store: ViewSource,
     embeddings: dict[str, np.ndarray],
     key: str,
     method: str,

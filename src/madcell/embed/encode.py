@@ -18,7 +18,7 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from madcell.data.store import ViewStore
+from madcell.data.source import ViewSource, open_views
 from madcell.embed.anndata_form import embedding_to_anndata, write_h5ad
 from madcell.errors import InputError, NumericalError
 from madcell.utils.atomic import atomic_path
@@ -45,7 +45,7 @@ def model_fingerprint(encoder) -> str | None:
     return h.hexdigest()[:16]
 
 
-def check_finite(store: ViewStore, emb: dict[str, np.ndarray], start: int) -> None:
+def check_finite(store: ViewSource, emb: dict[str, np.ndarray], start: int) -> None:
     """NaN/Inf embedding rows are never written: bad pixels in the store are the store's fault (InputError,
     naming the cells), a finite input that gives a non-finite embedding is the model's (NumericalError)."""
     bad = np.flatnonzero(~np.all([np.isfinite(v).all(axis=1) for v in emb.values()], axis=0))
@@ -60,13 +60,13 @@ def check_finite(store: ViewStore, emb: dict[str, np.ndarray], start: int) -> No
                        f"views (e.g. {ids}): its weights are broken (a diverged run?)")
 
 
-def store_fingerprint(store: ViewStore) -> str:
+def store_fingerprint(store: ViewSource) -> str:
     """The store file's identity: path, size and modification time (a re-prepared store differs)."""
     st = Path(store.path).stat()
     return f"{Path(store.path).resolve()}:{st.st_size}:{st.st_mtime_ns}"
 
 
-def warn_view_sizes(store: ViewStore, encoder) -> None:
+def warn_view_sizes(store: ViewSource, encoder) -> None:
     """Warn when the store's views are cut at other sides than the training store's: the encoder
     resizes them to its training sizes, so every cell is then seen at another scale than in training."""
     trained = getattr(encoder, "store_sizes", None)
@@ -79,7 +79,7 @@ def warn_view_sizes(store: ViewStore, encoder) -> None:
 
 
 @torch.no_grad()
-def encode_views(store: ViewStore, encoder: ViewEncoder, idx: np.ndarray, batch_size: int,
+def encode_views(store: ViewSource, encoder: ViewEncoder, idx: np.ndarray, batch_size: int,
                  device: torch.device, precision: str) -> dict[str, np.ndarray]:
     """Per-view CLS embeddings (float32) of the cells ``idx``."""
     parts: dict[str, list[np.ndarray]] = {"morph": [], "micro": []}
@@ -95,7 +95,7 @@ def encode_views(store: ViewStore, encoder: ViewEncoder, idx: np.ndarray, batch_
 
 
 def embed_store(
-    store: str | Path | ViewStore,
+    store: str | Path | ViewSource,
     encoder: ViewEncoder,
     out: str | Path,
     method: str = "mad",
@@ -120,7 +120,7 @@ def embed_store(
         from madcell.io.annotations import read_annotations
 
         table = read_annotations(labels)
-    store = store if isinstance(store, ViewStore) else ViewStore(store)
+    store = open_views(store)
     warn_view_sizes(store, encoder)
     out = Path(out)
     dev = pick_device(device)

@@ -49,9 +49,9 @@ def _micro_half_side(adata: ad.AnnData, default_micro_size: int) -> np.ndarray |
     size = info.get("micro_size")
     if size is None:
         try:
-            from madcell.data.store import ViewStore
+            from madcell.data.source import open_views
 
-            size = ViewStore(info["store"]).micro_size
+            size = open_views(info["store"]).micro_size
         except Exception:  # store moved or absent: the configured view size is the best guess
             size = default_micro_size
     half = adata.obs["micro_um_per_px"].to_numpy(dtype=np.float64) * float(size) / 2.0

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from madcell.data.store import ViewStore
+from madcell.data.source import ViewSource, open_views
 
 _COLOURS = np.array([[0.2, 0.4, 1.0], [1.0, 0.3, 0.3], [0.3, 1.0, 0.3], [1.0, 0.85, 0.2],
                      [1.0, 0.3, 1.0], [0.3, 1.0, 1.0], [1.0, 0.6, 0.2], [0.7, 0.7, 0.7]])
@@ -29,7 +29,7 @@ def composite(views: np.ndarray, channel_names: list[str]) -> np.ndarray:
     return np.clip(np.einsum("nchw,ck->nhwk", views, colours), 0, 1)
 
 
-def pick_cells(store: ViewStore, n: int, label: str | None, seed: int = 0) -> tuple[np.ndarray, list[str]]:
+def pick_cells(store: ViewSource, n: int, label: str | None, seed: int = 0) -> tuple[np.ndarray, list[str]]:
     """Up to ``n`` example cells: one per class of ``label``, largest classes first, each drawn from
     the class's cells away from the slide border (microenvironment window inside the slide, centroid
     in the inner part of the slide's extent), falling back to any cell of the class."""
@@ -60,7 +60,7 @@ def pick_cells(store: ViewStore, n: int, label: str | None, seed: int = 0) -> tu
     return idx, classes
 
 
-def plot_view_grid(store: str | Path | ViewStore, path: str | Path, n: int = 10, label: str | None = None,
+def plot_view_grid(store: str | Path | ViewSource, path: str | Path, n: int = 10, label: str | None = None,
                    seed: int = 0) -> Path:
     """Write the grid PNG to ``path`` and return it."""
     import matplotlib
@@ -70,7 +70,7 @@ def plot_view_grid(store: str | Path | ViewStore, path: str | Path, n: int = 10,
 
     from madcell.utils.atomic import atomic_path
 
-    vs = store if isinstance(store, ViewStore) else ViewStore(store)
+    vs = open_views(store)
     idx, titles = pick_cells(vs, n, label, seed)
     morph = composite(vs.read_morph(idx), vs.channel_names)
     micro = composite(vs.read_micro(idx), vs.channel_names)

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from madcell.data.store import ViewStore
+from madcell.data.source import InMemoryViews, ViewSource
 
 
 def split_cells(n_cells: int, eval_cells: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -40,38 +40,24 @@ def epoch_batches(train_idx: np.ndarray, epoch: int, seed: int, batch_size: int,
     return [mine[b * batch_size : (b + 1) * batch_size] for b in range(n)]
 
 
-def views_nbytes(store: ViewStore) -> int:
+def views_nbytes(store: ViewSource) -> int:
     """Bytes of all the store's morphology + microenvironment views in their stored dtype."""
     per_cell = store.n_channels * (store.morph_size ** 2 + store.micro_size ** 2) * store.dtype.itemsize
-    return int(store.n_cells) * int(per_cell)
+    return int(len(store)) * int(per_cell)
 
 
-class ViewCache:
-    """Every view of a store in memory (read once, in slices); ``read_morph/read_micro(idx, raw=True)``."""
-
-    def __init__(self, store: ViewStore, chunk: int = 4096):
-        n = len(store)
-        self.morph = np.concatenate([store.read_morph(slice(s, min(s + chunk, n)), raw=True) for s in range(0, n, chunk)])
-        self.micro = np.concatenate([store.read_micro(slice(s, min(s + chunk, n)), raw=True) for s in range(0, n, chunk)])
-
-    def read_morph(self, idx, raw: bool = True) -> np.ndarray:
-        return self.morph[np.asarray(idx)]
-
-    def read_micro(self, idx, raw: bool = True) -> np.ndarray:
-        return self.micro[np.asarray(idx)]
-
-
-def cached_source(store: ViewStore, cache_mb: float | None) -> ViewStore | ViewCache:
-    """A :class:`ViewCache` of ``store`` when its views fit in ``cache_mb`` MiB, else the store itself."""
+def cached_source(store: ViewSource, cache_mb: float | None) -> ViewSource:
+    """The source's views in memory (:class:`~madcell.data.source.InMemoryViews`) when they fit in
+    ``cache_mb`` MiB, else the source itself."""
     if cache_mb is not None and views_nbytes(store) <= float(cache_mb) * 2**20:
-        return ViewCache(store)
+        return InMemoryViews(store)
     return store
 
 
 class BatchReader(Dataset):
     """Reads a whole batch of cells per item (used with ``batch_size=None`` in a DataLoader)."""
 
-    def __init__(self, store: ViewStore | ViewCache, batches: list[np.ndarray]):
+    def __init__(self, store: ViewSource, batches: list[np.ndarray]):
         self.store, self.batches = store, batches
 
     def __len__(self) -> int:
@@ -84,7 +70,7 @@ class BatchReader(Dataset):
                 "index": torch.from_numpy(np.asarray(idx))}
 
 
-def batch_loader(store: ViewStore | ViewCache, batches: list[np.ndarray], num_workers: int = 0) -> DataLoader:
+def batch_loader(store: ViewSource, batches: list[np.ndarray], num_workers: int = 0) -> DataLoader:
     """Iterate ``batches`` in order (prefetched by ``num_workers`` processes)."""
     return DataLoader(BatchReader(store, batches), batch_size=None, shuffle=False, num_workers=num_workers,
                       persistent_workers=False, generator=torch.Generator().manual_seed(0),

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from madcell.data.store import ViewStore
+from madcell.data.source import ViewSource
 from madcell.train.data import to_float
 from madcell.evaluate.retrieval import chance_recall
 from madcell.train.probes import knn_accuracy, recall_at_k
@@ -23,7 +23,7 @@ from madcell.utils.device import autocast
 class HeldOut:
     """The held-out cells' raw views (kept in memory: a few hundred cells) and labels."""
 
-    def __init__(self, store: ViewStore, idx: np.ndarray, label_columns: list[str], sizes: dict[str, int],
+    def __init__(self, store: ViewSource, idx: np.ndarray, label_columns: list[str], sizes: dict[str, int],
                  knn_k: int = 15, seed: int = 0):
         self.idx = np.asarray(idx)
         self.sizes = sizes

@@ -22,7 +22,7 @@ from typing import Callable
 import torch
 
 from madcell.config import save_config
-from madcell.data.store import ViewStore
+from madcell.data.source import ViewSource, open_views
 from madcell.errors import InputError
 from madcell.models import build_multiview, export_teacher
 from madcell.train import distributed as D
@@ -108,7 +108,7 @@ def pretrain(store: str | Path, cfg: dict, out_dir: str | Path, resume: bool = F
             torch.distributed.destroy_process_group()
 
 
-def _export(teacher_run, dist, cfg: dict, vs: ViewStore, sizes: dict[str, int], where: Path) -> str | None:
+def _export(teacher_run, dist, cfg: dict, vs: ViewSource, sizes: dict[str, int], where: Path) -> str | None:
     """Export the teacher (every rank takes part in gathering it; the main rank writes ``where``)."""
     full = D.full_state_dict(teacher_run, dist)
     if not dist.is_main:
@@ -151,7 +151,7 @@ def _pretrain(store, cfg, out_dir, resume, max_steps, init_weights, progress, st
         if init_weights is not None:
             cfg["model"]["init_weights"] = str(init_weights)
     tr = cfg["train"]
-    vs = store if isinstance(store, ViewStore) else ViewStore(store)
+    vs = open_views(store)
     store_id = vs.identity()
     if state is not None and state.get("store") and state["store"] != store_id:
         diff = [k for k in store_id if state["store"].get(k) != store_id[k]]

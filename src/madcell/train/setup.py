@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from madcell.augment import MultiCropAugment
-from madcell.data.store import ViewStore
+from madcell.data.source import ViewSource
 from madcell.errors import InputError
 from madcell.losses import KoLeoLoss, MADLoss
 from madcell.models import build_student_teacher
@@ -21,7 +21,7 @@ from madcell.train.schedules import Schedules
 from madcell.train.step import StepContext, ViewsForward
 
 
-def view_sizes(cfg: dict, store: ViewStore) -> dict[str, int]:
+def view_sizes(cfg: dict, store: ViewSource) -> dict[str, int]:
     """Training sizes of the two views (``augment.*_size``, else the store's), validated."""
     patch = int(cfg["model"]["patch_size"])
     sizes = {"morph": int(cfg["augment"]["morph_size"] or store.morph_size),
@@ -32,7 +32,7 @@ def view_sizes(cfg: dict, store: ViewStore) -> dict[str, int]:
     return sizes
 
 
-def probe_label_columns(cfg: dict, store: ViewStore, max_classes: int = 50) -> list[str]:
+def probe_label_columns(cfg: dict, store: ViewSource, max_classes: int = 50) -> list[str]:
     """Label columns for the kNN probe: ``train.probe_labels``, else every categorical obs column."""
     wanted = cfg["train"]["probe_labels"]
     if wanted is not None:
