@@ -17,6 +17,17 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+@app.callback()
+def _main(threads: int = typer.Option(0, "--threads", help="Torch threads (default: torch's choice, at most the CPUs this process may use).")) -> None:
+    """MAD: microenvironment-aware per-cell embeddings from microscopy (virtual spatial omics)."""
+    from madcell.errors import InputError
+    from madcell.utils.threads import set_threads
+
+    if threads < 0:
+        raise typer.BadParameter(f"must be >= 0, got {threads}") from InputError("--threads", "negative")
+    set_threads(threads or None)
+
+
 _ORDER = ["run", "synth", "prepare", "pretrain", "embed", "decode", "evaluate", "analyze", "predict", "report", "niche", "benchmark", "demo"]
 
 
