@@ -199,3 +199,25 @@ def test_cli_embed_cuda_without_gpu_and_corrupt_weights(store, tmp_path):
     res = CliRunner().invoke(app, ["embed", str(store), "--run", str(tmp_path / "run"), "--out", str(tmp_path / "e.h5ad")])
     assert res.exit_code == 2 and "exported teacher cannot be read" in res.output and "export" in res.output
     assert not (tmp_path / "e.h5ad").exists()
+
+
+def test_sharded_embedding_with_two_processes_equals_one(store, tmp_path):
+    """`torchrun --nproc_per_node 2 -m madcell.cli embed ...` (gloo on CPU): each rank embeds its share
+    of the chunks, rank 0 merges; the .h5ad equals a single-process run's."""
+    import os
+    import subprocess
+    import sys
+
+    cfg = load_config(None, TINY)
+    export_teacher(build_multiview(cfg, 2), cfg, ["a", "b"], tmp_path / "run" / "export")
+    single = tmp_path / "one.h5ad"
+    embed_store(store, Encoder.load(tmp_path / "run"), single, chunk_cells=5, progress=False)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "madcell.cli",
+           "embed", str(store), "--model", str(tmp_path / "run"), "--out", str(tmp_path / "two.h5ad"), "--chunk-cells", "5"]
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    a, b = ad.read_h5ad(single), ad.read_h5ad(tmp_path / "two.h5ad")
+    assert list(a.obs_names) == list(b.obs_names)
+    np.testing.assert_allclose(b.obsm["X_mad"], a.obsm["X_mad"], atol=1e-5)
+    assert not (tmp_path / "two.h5ad.parts").exists()

@@ -14,7 +14,7 @@ from madcell.errors import InputError
 @guarded
 def embed(
     store: Path = typer.Argument(..., help="View store (.h5) written by `madcell prepare`."),
-    run: Path = typer.Option(..., "--run", help="Pretraining run folder (or its export/ folder)."),
+    run: Path = typer.Option(..., "--run", "--model", help="Pretraining run folder (or its export/ folder). Under torchrun write --model: torchrun takes --run for its own --run-path."),
     out: Path = typer.Option(..., "--out", help="Output AnnData (.h5ad)."),
     key: str = typer.Option("X_mad", help="obsm key of the embedding (parts go to KEY_morph / KEY_micro)."),
     method: str = typer.Option("mad", help="Method name recorded in uns['madcell']."),
@@ -47,6 +47,8 @@ def embed(
     adata = embed_store(vs, encoder, out, method=method, key=key, batch_size=batch_size,
                         chunk_cells=chunk_cells, device=device, precision=precision,
                         info={"run": str(run.resolve())}, labels=labels_file)
+    if adata is None:  # another rank of a sharded (torchrun) embedding: rank 0 wrote the file
+        return
     if labels_file is not None:
         report_labels(labels_file, adata.uns["madcell"]["labels"])
     console.print(f"wrote {out}: {adata.n_obs} cells x {adata.obsm[key].shape[1]} dims ({key})")

@@ -94,6 +94,23 @@ def encode_views(store: ViewSource, encoder: ViewEncoder, idx: np.ndarray, batch
     return {v: np.concatenate(p) for v, p in parts.items()}
 
 
+def _prepare_parts(parts_dir: Path, manifest: dict) -> None:
+    """The chunk folder of this job: refused if it holds another model's / store's chunks, cleared
+    if it holds another layout's, created with its manifest."""
+    mf = parts_dir / "manifest.json"
+    if parts_dir.exists() and mf.exists():
+        old = json.loads(mf.read_text())
+        for what in ("model_fingerprint", "store_fingerprint"):
+            if old.get(what) != manifest[what]:
+                raise InputError(parts_dir, f"holds the chunks of an interrupted embedding by another "
+                                            f"{what.split('_')[0]} ({old.get(what)} vs {manifest[what]}); resuming "
+                                            "would mix the two: delete that folder or choose another --out")
+    if parts_dir.exists() and (not mf.exists() or json.loads(mf.read_text()) != manifest):
+        shutil.rmtree(parts_dir)  # parts of another layout (chunk size, ...) of the same job: start over
+    parts_dir.mkdir(parents=True, exist_ok=True)
+    mf.write_text(json.dumps(manifest))
+
+
 def embed_store(
     store: str | Path | ViewSource,
     encoder: ViewEncoder,
@@ -114,38 +131,40 @@ def embed_store(
     ``labels``: a cell-annotation table (:func:`madcell.io.annotations.read_annotations`) whose columns
     are joined onto ``obs`` by cell id; it is read (and a bad one refused) before any cell is embedded,
     and how many cells it matched goes to ``uns['madcell']['labels']``. Returns the AnnData.
+
+    Under ``torchrun`` (``WORLD_SIZE`` > 1) the chunks are dealt round-robin to the processes, each
+    writes its own, and rank 0 merges them into the same ``.h5ad`` a single process writes (other
+    ranks return None). An interrupted sharded run resumes with any number of processes.
     """
     table = None
     if labels is not None:
         from madcell.io.annotations import read_annotations
 
         table = read_annotations(labels)
+    from madcell.train import distributed as D
+
     store = open_views(store)
     warn_view_sizes(store, encoder)
     out = Path(out)
     dev = pick_device(device)
+    rank = D.init_distributed("ddp", dev.type)  # under torchrun: one shard of the chunks per process
+    if dev.type == "cuda" and rank.enabled:
+        dev = torch.device("cuda", rank.local_rank)
     encoder = encoder.to(dev)
     n = len(store)
     parts_dir = out.with_name(out.name + ".parts")
     manifest = {"store": str(Path(store.path).resolve()), "n_cells": n, "chunk_cells": chunk_cells,
                 "method": method, "key": key, "store_fingerprint": store_fingerprint(store),
                 "model_fingerprint": model_fingerprint(encoder)}
-    mf = parts_dir / "manifest.json"
-    if parts_dir.exists() and mf.exists():
-        old = json.loads(mf.read_text())
-        for what in ("model_fingerprint", "store_fingerprint"):
-            if old.get(what) != manifest[what]:
-                raise InputError(parts_dir, f"holds the chunks of an interrupted embedding by another "
-                                            f"{what.split('_')[0]} ({old.get(what)} vs {manifest[what]}); resuming "
-                                            "would mix the two: delete that folder or choose another --out")
-    if parts_dir.exists() and (not mf.exists() or json.loads(mf.read_text()) != manifest):
-        shutil.rmtree(parts_dir)  # parts of another layout (chunk size, ...) of the same job: start over
-    parts_dir.mkdir(parents=True, exist_ok=True)
-    mf.write_text(json.dumps(manifest))
+    if rank.is_main:
+        _prepare_parts(parts_dir, manifest)
+    D.barrier(rank)
 
     starts = list(range(0, n, chunk_cells))
-    with Progress(f"embed {method}", n, enabled=progress) as bar:
-        for s in starts:
+    mine = starts[rank.rank::rank.world]
+    with Progress(f"embed {method}" + (f" (rank 0 of {rank.world})" if rank.enabled else ""),
+                  sum(min(s + chunk_cells, n) - s for s in mine), enabled=progress and rank.is_main) as bar:
+        for s in mine:
             part = parts_dir / f"chunk_{s:010d}.npz"
             stop = min(s + chunk_cells, n)
             if not part.exists():
@@ -154,7 +173,11 @@ def embed_store(
                 with atomic_path(part) as tmp:
                     with open(tmp, "wb") as fh:
                         np.savez(fh, **emb)
-            bar.update(stop)
+            bar.advance(stop - s)
+    D.barrier(rank)  # every shard written
+    if not rank.is_main:
+        D.barrier(rank)
+        return None
 
     chunks = [np.load(parts_dir / f"chunk_{s:010d}.npz") for s in starts]
     morph = np.concatenate([c["morph"] for c in chunks])
@@ -167,4 +190,5 @@ def embed_store(
         adata.uns["madcell"]["labels"] = {"file": str(labels), **annotate_anndata(adata, labels, table)}
     write_h5ad(adata, out)
     shutil.rmtree(parts_dir, ignore_errors=True)
+    D.barrier(rank)  # the merged file is there before any rank returns
     return adata
