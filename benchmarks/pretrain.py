@@ -43,7 +43,8 @@ def peak_flops(device: torch.device) -> float | None:
     return next((v for k, v in BF16_PEAK.items() if k in name), None)
 
 
-def bench(preset: str, batch: int | None, steps: int, warmup: int, channels: int, device: torch.device) -> dict:
+def bench(preset: str, batch: int | None, steps: int, warmup: int, channels: int, device: torch.device,
+          compile: bool = False) -> dict:
     over = {"train": {"batch_size": batch}} if batch else {}
     cfg = load_config(preset, over)
     if device.type == "cpu" and cfg["train"]["precision"] == "bf16":
@@ -54,6 +55,8 @@ def bench(preset: str, batch: int | None, steps: int, warmup: int, channels: int
     student, teacher = build_parts(cfg, channels, sizes)
     student.to(device).train()
     teacher.to(device).eval()
+    if compile:  # as train.compile does in the loop
+        student, teacher = torch.compile(student), torch.compile(teacher)
     sched = build_schedules(cfg, warmup + steps + 1, 1000, b)
     gen = torch.Generator(device=device).manual_seed(0)
     ctx = make_context(cfg, student, teacher, sched, sizes, device, DistInfo(), gen, 1000)
@@ -72,7 +75,7 @@ def bench(preset: str, batch: int | None, steps: int, warmup: int, channels: int
     row = {"preset": preset, "batch": b, "params_M": n_params / 1e6, "sizes": f"{sizes['morph']}/{sizes['micro']}",
            "crops": f"{cfg['augment']['n_global']}+{cfg['augment']['n_local']}", "sec_per_step": sec,
            "cells_per_s": b / sec, "steps": steps, "precision": cfg["train"]["precision"], "tflops_step": None,
-           "mfu": None}
+           "mfu": None, "compile": compile}
     if device.type == "cuda":
         from torch.utils.flop_counter import FlopCounterMode
 
