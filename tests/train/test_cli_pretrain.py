@@ -93,3 +93,20 @@ def test_cli_input_errors(tiny_store, tmp_path):
     assert res.exit_code == 2 and "no checkpoint" in _text(res)
     res = runner.invoke(app, ["pretrain", "--help"])
     assert res.exit_code == 0 and "--time-budget" in res.output
+
+
+def test_progress_lines_in_a_log_file(tiny_store, tmp_path, monkeypatch):
+    """With output that is not a terminal the pretrain bar used to print nothing until the end: now plain
+    lines with count, rate, ETA and the loss."""
+    import re
+
+    torch.set_num_threads(1)
+    monkeypatch.setenv("MADCELL_PROGRESS_EVERY_S", "0")
+    cfg_file = tmp_path / "tiny.yaml"
+    cfg_file.write_text(yaml.safe_dump(TINY))
+    res = runner.invoke(app, ["pretrain", str(tiny_store), "--config", str(cfg_file), "--out", str(tmp_path / "run"),
+                              "--max-steps", "3"])
+    assert res.exit_code == 0, res.output
+    lines = [ln for ln in res.output.splitlines() if ln.startswith("pretrain: ")]
+    assert len(lines) >= 3  # one per step, and the last
+    assert re.match(r"pretrain: 3/3 steps \(100\.0 %\), [\d.]+ steps/s, elapsed \S+, ETA \S+  loss [\d.]+", lines[-1])
