@@ -155,23 +155,13 @@ def run_pipeline(input: str | Path, out: str | Path, config: str = "cpu-tiny", o
         entry = {"adata": an_dir / "analysis.h5ad"}
         if (out / "eval" / "metrics.json").exists():
             entry["metrics"] = out / "eval" / "metrics.json"
-        shown = cols + [f"{method}_{_embedding_key(an_dir / 'analysis.h5ad')}"]  # labels, then the clusters
-        path = build_report({"mad": entry}, out / "report", shown, None, {"mad": run_dir / "metrics.csv"}, "md", cfg)
+        # the labels (or, without any, the report's own Leiden clusters); the analysis adds its cluster maps
+        path = build_report({"mad": entry}, out / "report", cols, None, {"mad": run_dir / "metrics.csv"}, "md", cfg)
         text = (an_dir / "analysis.md").read_text().replace("](figures/", "](../analysis/figures/")
         atomic_write_text(path, path.read_text() + "\n" + text)
 
     step("report", out / "report" / "report.md", report, lambda: not fresh and (out / "report" / "report.md").exists())
     return {"paths": {k: str(v) for k, v in paths.items()}, "seconds": seconds, "labels": cols, "expression": has_expr}
-
-
-def _embedding_key(path: Path) -> str:
-    import anndata as ad
-
-    a = ad.read_h5ad(path, backed="r")
-    try:
-        return str(a.uns["madcell"]["embedding_key"])
-    finally:
-        a.file.close()
 
 
 def _decode_and_evaluate(out: Path, emb: Path, cols: list[str], has_expr: bool, cfg: dict, step) -> Path:

@@ -17,6 +17,7 @@ from madcell.report.figures import _palette, _point_size, _save, plt
 from madcell.utils.atomic import atomic_write_text
 
 MAX_PANELS = 8
+LFC_LIM = 8.0  # volcano x range: fold changes beyond it are drawn at the edge
 
 
 def _grid(n: int, width: float = 3.4, height: float = 3.2):
@@ -46,20 +47,21 @@ def plot_clusters(umap_xy: np.ndarray, xy: np.ndarray, clusters: np.ndarray, tit
 
 
 def plot_volcanos(de: pd.DataFrame, title: str, path: Path, alpha: float = 0.05, n_label: int = 4) -> Path:
-    """One panel per group (at most MAX_PANELS, largest first): x = log2 fold change, y = -log10 adjusted
-    p; significant up / down genes coloured, the top ``n_label`` up genes named."""
-    groups = list(de["group"].astype(str).value_counts().index[:MAX_PANELS])
+    """One panel per group (at most MAX_PANELS, in the table's order): x = log2 fold change (clipped at
+    +-LFC_LIM), y = -log10 adjusted p; significant up / down genes coloured, the top ``n_label`` up genes named."""
+    groups = list(dict.fromkeys(de["group"].astype(str)))[:MAX_PANELS]
     fig, axes = _grid(len(groups))
     for ax, g in zip(axes, groups):
         d = de[de["group"].astype(str) == g]
-        x = d["logfoldchanges"].to_numpy(float)
+        x = np.clip(d["logfoldchanges"].to_numpy(float), -LFC_LIM, LFC_LIM)  # genes absent from a group: +-20
         y = -np.log10(np.clip(d["pvals_adj"].to_numpy(float), 1e-300, 1))
         sig = d["pvals_adj"].to_numpy(float) < alpha
         colour = np.where(sig & (x > 0), "tab:red", np.where(sig & (x < 0), "tab:blue", "0.7"))
         ax.scatter(x, y, c=colour, s=8, linewidths=0)
         for _, r in d[sig & (x > 0)].sort_values("scores", ascending=False).head(n_label).iterrows():
-            ax.annotate(str(r["names"]), (r["logfoldchanges"], -np.log10(max(r["pvals_adj"], 1e-300))), fontsize=7)
+            ax.annotate(str(r["names"]), (min(r["logfoldchanges"], LFC_LIM), -np.log10(max(r["pvals_adj"], 1e-300))), fontsize=7)
         ax.set_xlabel("log2 fold change"), ax.set_ylabel("-log10 adj. p")
+        ax.set_xlim(-LFC_LIM * 1.05, LFC_LIM * 1.05)
         ax.set_title(f"{g} vs rest")
     fig.suptitle(title)
     fig.tight_layout()
