@@ -19,23 +19,18 @@ import time
 from pathlib import Path
 from typing import Callable, Sequence
 
+from madcell.data.source import open_views
 from madcell.errors import InputError
 from madcell.utils.atomic import atomic_write_text
 
 PLAN_KEYS = ("input", "format", "reader_options", "config", "overrides", "max_steps", "time_budget_s", "labels")
 
 
-def label_columns(obs, max_classes: int = 200) -> list[str]:
-    """Categorical label columns worth decoding / scoring: 2..``max_classes`` distinct values."""
-    skip = {"slide", "edge", "x_px", "y_px", "x_um", "y_um"}
-    out = []
-    for c in obs.columns:
-        if c in skip or str(obs[c].dtype) not in ("category", "object"):
-            continue
-        n = obs[c].dropna().astype(str).replace("", None).dropna().nunique()
-        if 2 <= n <= max_classes:
-            out.append(str(c))
-    return out
+def label_columns(store, max_classes: int = 200) -> list[str]:
+    """The store's label columns worth decoding / scoring: 2..``max_classes`` distinct non-empty values."""
+    obs = store.obs
+    return [c for c in store.label_columns
+            if 2 <= obs[c].dropna().astype(str).replace("", None).dropna().nunique() <= max_classes]
 
 
 def _plan_file(out: Path, plan: dict) -> None:
@@ -62,7 +57,7 @@ def run_pipeline(input: str | Path, out: str | Path, config: str = "cpu-tiny", o
 
     out = Path(out)
     cfg = load_config(config, list(overrides or []) or None)
-    min_steps = int(cfg["train"].get("min_steps") or 0)
+    min_steps = int(cfg["train"]["min_steps"] or 0)
     if max_steps is not None and max_steps < min_steps:
         raise InputError("--steps", f"{max_steps} optimiser steps is shorter than train.min_steps={min_steps}: the "
                                     "learning rate would not get through its warm-up and the teacher would be "
@@ -116,7 +111,6 @@ def run_pipeline(input: str | Path, out: str | Path, config: str = "cpu-tiny", o
     step("pretrain", run_dir, train, trained)
 
     def embed() -> None:
-        from madcell.data.source import open_views
         from madcell.embed import embed_store
         from madcell.models import Encoder
 
@@ -124,9 +118,8 @@ def run_pipeline(input: str | Path, out: str | Path, config: str = "cpu-tiny", o
                     progress=progress)
 
     emb = step("embed", out / "embedding.h5ad", embed)
-    a = ad.read_h5ad(emb, backed="r")
-    cols, has_expr = label_columns(a.obs), a.n_vars > 0
-    a.file.close()
+    views = open_views(store)
+    cols, has_expr = label_columns(views), views.has_expression
     source = emb
     if cols or has_expr:
         source = _decode_and_evaluate(out, emb, cols, has_expr, cfg, step)

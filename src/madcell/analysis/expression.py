@@ -15,6 +15,22 @@ import numpy as np
 import pandas as pd
 
 
+def dense_copy(X, obs: pd.DataFrame, var_names) -> ad.AnnData:
+    """A float32 dense AnnData of ``X`` (sparse or dense) with ``obs`` and the gene names: scratch space
+    for scanpy steps that must not touch the caller's counts."""
+    X = X.toarray() if hasattr(X, "toarray") else X
+    return ad.AnnData(X=np.asarray(X, dtype=np.float32), obs=obs.copy(), var=pd.DataFrame(index=pd.Index(var_names).astype(str)))
+
+
+def log_normalise(adata: ad.AnnData) -> ad.AnnData:
+    """In place: every cell to 10,000 counts, then log1p (scanpy's standard expression space)."""
+    import scanpy as sc
+
+    sc.pp.normalize_total(adata, target_sum=1e4)
+    sc.pp.log1p(adata)
+    return adata
+
+
 def differential_expression(adata: ad.AnnData, groupby: str, method: str = "wilcoxon", n_genes: int | None = None,
                             values: np.ndarray | None = None, normalize: bool = True) -> pd.DataFrame:
     """Tidy DE table (group, names, scores, logfoldchanges, pvals, pvals_adj) of each group against the
@@ -24,14 +40,11 @@ def differential_expression(adata: ad.AnnData, groupby: str, method: str = "wilc
     and predicted expression can be compared in one space."""
     import scanpy as sc
 
-    X = adata.X if values is None else values
     keep = adata.obs[groupby].notna().to_numpy()
-    tmp = ad.AnnData(X=np.asarray(X.todense() if hasattr(X, "todense") else X, dtype=np.float32)[keep],
-                     obs=adata.obs.loc[keep, [groupby]].copy(), var=pd.DataFrame(index=adata.var_names))
+    tmp = dense_copy(adata.X if values is None else values, adata.obs[[groupby]], adata.var_names)[keep].copy()
     tmp.obs[groupby] = tmp.obs[groupby].astype(str).astype("category")
     if normalize:
-        sc.pp.normalize_total(tmp, target_sum=1e4)
-        sc.pp.log1p(tmp)
+        log_normalise(tmp)
     else:  # already log values: tell scanpy, so its fold changes are not logged twice
         tmp.uns["log1p"] = {"base": None}
     sc.tl.rank_genes_groups(tmp, groupby, method=method, n_genes=n_genes or tmp.n_vars)

@@ -43,11 +43,9 @@ def score_gene_sets(adata: ad.AnnData, gene_sets: Mapping[str, Sequence[str]], m
     """Per-cell scores (columns ``gs_<name>``, also written to ``adata.obs``) and the skipped sets."""
     import scanpy as sc
 
-    X = adata.X.toarray() if hasattr(adata.X, "toarray") else np.asarray(adata.X)
-    tmp = ad.AnnData(X=np.asarray(X, dtype=np.float32), obs=pd.DataFrame(index=adata.obs_names),
-                     var=pd.DataFrame(index=adata.var_names.astype(str)))
-    sc.pp.normalize_total(tmp, target_sum=1e4)
-    sc.pp.log1p(tmp)
+    from madcell.analysis.expression import dense_copy, log_normalise
+
+    tmp = log_normalise(dense_copy(adata.X, pd.DataFrame(index=adata.obs_names), adata.var_names))
     universe = set(tmp.var_names)
     scores, skipped = {}, []
     for name, genes in gene_sets.items():

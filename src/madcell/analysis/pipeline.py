@@ -46,9 +46,9 @@ def parse_root(adata: ad.AnnData, root: str | None):
 def _expression_pca(adata: ad.AnnData, n_pcs: int = 30, seed: int = 0) -> np.ndarray:
     import scanpy as sc
 
-    tmp = ad.AnnData(X=np.asarray(adata.X.toarray() if hasattr(adata.X, "toarray") else adata.X, np.float32))
-    sc.pp.normalize_total(tmp, target_sum=1e4)
-    sc.pp.log1p(tmp)
+    from madcell.analysis.expression import dense_copy, log_normalise
+
+    tmp = log_normalise(dense_copy(adata.X, pd.DataFrame(index=adata.obs_names), adata.var_names))
     sc.pp.pca(tmp, n_comps=min(n_pcs, tmp.n_vars - 1, tmp.n_obs - 1), random_state=seed)
     return tmp.obsm["X_pca"]
 

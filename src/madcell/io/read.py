@@ -100,7 +100,8 @@ def crop_to_region(slide: SlideData, region, source: Path) -> SlideData:
     ids = cells["cell_id"].astype(str).to_numpy()
     expression = slide.expression[ids].copy() if slide.expression is not None else None
     truth = slide.truth[keep].reset_index(drop=True) if slide.truth is not None else None
-    meta = {**slide.meta, "region_um": [x0, y0, x1, y1], "cells_outside_region": int((~keep).sum())}
+    meta = {**slide.meta, "region_um": [x0, y0, x1, y1], "cells_outside_region": int((~keep).sum()),
+            "mask_has_other_cells": True}  # the cut-away cells stay in the mask: not an error when views are cut
     return replace(slide, cells=cells, expression=expression, truth=truth, meta=meta)
 
 

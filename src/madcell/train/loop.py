@@ -72,11 +72,22 @@ RESUMABLE = {
 }
 
 
-def _resume_config(saved: dict, overrides: dict | None) -> dict:
-    """The run's saved config with the allowed ``overrides`` applied (type-checked like any override)."""
-    from madcell.config import merge
+def _with_defaults(cfg: dict, defaults: dict) -> dict:
+    """``cfg`` with every key it lacks taken from ``defaults`` (recursively); present values are kept."""
+    for k, v in defaults.items():
+        if k not in cfg:
+            cfg[k] = copy.deepcopy(v)
+        elif isinstance(v, dict) and isinstance(cfg[k], dict):
+            _with_defaults(cfg[k], v)
+    return cfg
 
-    cfg = copy.deepcopy(saved)
+
+def _resume_config(saved: dict, overrides: dict | None) -> dict:
+    """The run's saved config with the allowed ``overrides`` applied (type-checked like any override).
+    Keys the saved config lacks (a run checkpointed by an older madcell) take today's defaults."""
+    from madcell.config import default_config, merge
+
+    cfg = _with_defaults(copy.deepcopy(saved), default_config())
     if not overrides:
         return cfg
     bad = [f"{sec}.{k}" if isinstance(d, dict) else sec for sec, d in overrides.items()
@@ -122,7 +133,7 @@ def _export(teacher_run, dist, cfg: dict, vs: ViewSource, sizes: dict[str, int],
 def _check_plan(plan, tr: dict, overhead_s: float) -> None:
     """Refuse a time budget that leaves fewer than ``train.min_steps`` steps: such a run would export a
     teacher still in its learning-rate warm-up (effectively untrained) and say nothing."""
-    need = int(tr.get("min_steps") or 0)
+    need = int(tr["min_steps"] or 0)
     if plan.reason != "time_budget" or plan.total_iters >= need:
         return
     per_step = plan.sec_per_step + (plan.sec_per_eval / int(tr["eval_every"]) if plan.sec_per_eval and int(tr["eval_every"]) else 0.0)
@@ -255,12 +266,11 @@ def _pretrain(store, cfg, out_dir, resume, max_steps, init_weights, progress, st
     total = plan.total_iters
     end = total if stop_after is None else min(total, int(stop_after))
     it, last_eval, metrics = start_it, dict(init_probe), {}
-    snapshots = {int(v) for v in (tr.get("snapshot_steps") or [])}
+    snapshots = {int(v) for v in (tr["snapshot_steps"] or [])}
     window, t_window = [], time.perf_counter()
     bar = TrainProgress(total, start_it, enabled=progress and dist.is_main)
-    # runs checkpointed before the watch existed have no keys for it: the defaults
-    watch = CollapseWatch(int(cfg["head"]["out_dim"]), float(tr.get("collapse_frac", 0.98)),
-                          int(tr.get("collapse_patience", 5)), int(tr.get("collapse_min_step", 200)))
+    watch = CollapseWatch(int(cfg["head"]["out_dim"]), float(tr["collapse_frac"]), int(tr["collapse_patience"]),
+                          int(tr["collapse_min_step"]))
     try:
         while it < end:
             epoch, b0 = divmod(it, spe)

@@ -1,7 +1,7 @@
 """Progress of long work, for a person at a terminal and for a log file alike.
 
-:func:`progress` gives a :class:`Progress` with ``update(completed, info="")`` and ``close()`` (also a
-context manager):
+:class:`Progress` has ``update(completed, info="")``, ``advance(n)`` and ``close()`` (also a context
+manager):
 
 * on a terminal: a rich bar (count, elapsed, ETA, ``info``) on stderr;
 * otherwise (a batch job writing to a log file): plain lines, at most one every ``every_s`` seconds
@@ -94,6 +94,3 @@ class Progress:
     def __exit__(self, *exc) -> None:
         self.close()
 
-
-def progress(name: str, total: int, start: int = 0, unit: str = "cells", enabled: bool = True) -> Progress:
-    return Progress(name, total, start, unit, enabled)

@@ -183,7 +183,7 @@ def extract_unit(job: SlideJob, unit: Unit, vp: ViewParams) -> dict:
         raise InputError(slide.source, f"label mask is empty in {where}, where the cell table has {len(idx)} cell(s)")
     pos = np.minimum(np.searchsorted(job.sorted_labels, fg), len(job.sorted_labels) - 1)
     unknown = fg[job.sorted_labels[pos] != fg]
-    if len(unknown) and "region_um" not in slide.meta:  # a region crop leaves the cells around it in the mask
+    if len(unknown) and not slide.meta.get("mask_has_other_cells"):  # e.g. a region crop: its neighbours stay in the mask
         raise InputError(slide.source, f"label mask has {len(unknown)} label(s) that are not in the cell table "
                          f"(e.g. {sorted(int(u) for u in unknown[:5])}) in {where}")
     code = pd.Index(uniq).get_indexer(labels)
