@@ -50,26 +50,30 @@ def read_annotations(path: str | Path) -> pd.DataFrame:
 
 def attach_annotations(slides: Sequence, annotations: pd.DataFrame, source: str | Path) -> tuple[list, dict]:
     """Slides whose cell tables carry the annotation columns, and ``{"matched", "cells", "unknown_ids"}``."""
-    taken = {c for s in slides for c in s.cells.columns}
-    clash = sorted(set(annotations.columns) & taken)
-    if clash:
-        raise InputError(source, f"column(s) {clash} already exist in the cell table; rename them in the file")
-    out, matched, known = [], 0, set()
+    ids = pd.Index(pd.concat([s.cells["cell_id"] for s in slides]).astype(str))
+    report = _match(annotations, ids, {c for s in slides for c in s.cells.columns}, source, "cell table", "input")
+    out = []
     for s in slides:
-        ids = s.cells["cell_id"].astype(str)
-        part = annotations.reindex(ids.to_numpy())
-        matched += int(ids.isin(annotations.index).sum())
-        known |= set(ids)
+        part = annotations.reindex(s.cells["cell_id"].astype(str).to_numpy())
         cells = pd.concat([s.cells.reset_index(drop=True), part.reset_index(drop=True)], axis=1)
         out.append(replace(s, cells=cells))
-    unknown = int((~annotations.index.isin(list(known))).sum())
-    report = {"matched": matched, "cells": int(sum(len(s.cells) for s in slides)), "unknown_ids": unknown}
-    if matched == 0:
-        raise InputError(source, f"none of its {len(annotations)} cell ids matches a cell of the input "
-                                 f"(e.g. {annotations.index[:3].tolist()} vs {slides[0].cells['cell_id'].head(3).tolist()})")
-    if unknown:
-        warnings.warn(f"{source}: {unknown} of {len(annotations)} annotated cell ids match no cell of the input")
     return out, report
+
+
+def _match(table: pd.DataFrame, ids: pd.Index, taken, source, columns_of: str, cells_of: str) -> dict:
+    """The checks every join of an annotation table makes: no column clash (error), at least one id
+    matched (error otherwise), ids matching no cell counted and warned about."""
+    clash = sorted(set(table.columns) & set(map(str, taken)))
+    if clash:
+        raise InputError(source, f"column(s) {clash} already exist in the {columns_of}; rename them in the file")
+    matched = int(ids.isin(table.index).sum())
+    if matched == 0:
+        raise InputError(source, f"none of its {len(table)} cell ids matches a cell of the {cells_of} "
+                                 f"(e.g. {table.index[:3].tolist()} vs {ids[:3].tolist()})")
+    unknown = int((~table.index.isin(ids)).sum())
+    if unknown:
+        warnings.warn(f"{source}: {unknown} of {len(table)} annotated cell ids match no cell of the {cells_of}")
+    return {"matched": matched, "cells": int(len(ids)), "unknown_ids": unknown}
 
 
 def xenium_clusters(folder: str | Path) -> pd.DataFrame | None:
@@ -94,24 +98,15 @@ def annotate_anndata(adata, source: str | Path, annotations: pd.DataFrame | None
     get a missing value; ids that match no cell are counted and warned about. Returns
     ``{"matched", "cells", "unknown_ids", "columns"}``."""
     table = read_annotations(source) if annotations is None else annotations
-    clash = sorted(set(table.columns) & set(map(str, adata.obs.columns)))
-    if clash:
-        raise InputError(source, f"column(s) {clash} already exist in the AnnData's obs; rename them in the file")
     ids = pd.Index(adata.obs_names.astype(str))
-    matched = int(ids.isin(table.index).sum())
-    if matched == 0:
-        raise InputError(source, f"none of its {len(table)} cell ids matches a cell of the AnnData "
-                                 f"(e.g. {table.index[:3].tolist()} vs {ids[:3].tolist()})")
-    unknown = int((~table.index.isin(ids)).sum())
-    if unknown:
-        warnings.warn(f"{source}: {unknown} of {len(table)} annotated cell ids match no cell of the AnnData")
+    report = _match(table, ids, adata.obs.columns, source, "AnnData's obs", "AnnData")
     part = table.reindex(ids)
     for col in table.columns:
         values = part[col]
         # text labels as categories (ids as strings), numbers as numbers; cells without a row stay missing
         adata.obs[col] = (pd.Categorical(values.where(values.isna(), values.astype(str)))
                           if values.dtype == object else values.to_numpy())
-    return {"matched": matched, "cells": int(adata.n_obs), "unknown_ids": unknown, "columns": list(table.columns)}
+    return {**report, "columns": list(table.columns)}
 
 
 ID_LIKE = {"cell_id", "cell_ID", "cellID", "EntityID", "fov", "FOV", "Barcode", "id", "ID"}
