@@ -13,7 +13,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
-from madcell.report.figures import _palette, _point_size, _save, plt
+from madcell.report.figures import _legend_handles, _natural, _palette, _point_size, _save, plt
 from madcell.utils.atomic import atomic_write_text
 
 MAX_PANELS = 8
@@ -39,7 +39,7 @@ def plot_clusters(umap_xy: np.ndarray, xy: np.ndarray, clusters: np.ndarray, tit
         ax.set_xticks([]), ax.set_yticks([])
         ax.set_title(f"{title} — {what}")
     axes[1].set_aspect("equal"), axes[1].invert_yaxis()
-    handles = [plt.Line2D([], [], marker="o", ls="", color=c, label=k) for k, c in pal.items()]
+    handles = _legend_handles(pal)
     fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False, title="cluster",
                ncol=1 if len(pal) <= 20 else 2)
     fig.tight_layout()
@@ -47,9 +47,9 @@ def plot_clusters(umap_xy: np.ndarray, xy: np.ndarray, clusters: np.ndarray, tit
 
 
 def plot_volcanos(de: pd.DataFrame, title: str, path: Path, alpha: float = 0.05, n_label: int = 4) -> Path:
-    """One panel per group (at most MAX_PANELS, in the table's order): x = log2 fold change (clipped at
+    """One panel per group (at most MAX_PANELS, in natural order: 2 before 10): x = log2 fold change (clipped at
     +-LFC_LIM), y = -log10 adjusted p; significant up / down genes coloured, the top ``n_label`` up genes named."""
-    groups = list(dict.fromkeys(de["group"].astype(str)))[:MAX_PANELS]
+    groups = sorted(dict.fromkeys(de["group"].astype(str)), key=_natural)[:MAX_PANELS]
     fig, axes = _grid(len(groups))
     for ax, g in zip(axes, groups):
         d = de[de["group"].astype(str) == g]
@@ -69,15 +69,21 @@ def plot_volcanos(de: pd.DataFrame, title: str, path: Path, alpha: float = 0.05,
 
 
 def plot_lfc_concordance(measured: pd.DataFrame, predicted: pd.DataFrame, conc: pd.DataFrame, path: Path) -> Path:
-    """One panel per group: log2 fold change on measured (x) vs predicted (y) expression, r in the title."""
+    """One panel per group: log2 fold change on measured (x) vs predicted (y) expression, r in the title;
+    genes at scanpy's zero-mean floor on either side are left out, as in the r."""
+    from madcell.analysis.concordance import comparable
+
     groups = [str(g) for g in conc["group"]][:MAX_PANELS]
     fig, axes = _grid(len(groups))
     for ax, g in zip(axes, groups):
         a = measured[measured["group"].astype(str) == g].set_index("names")["logfoldchanges"]
         b = predicted[predicted["group"].astype(str) == g].set_index("names")["logfoldchanges"]
         common = a.index.intersection(b.index)
-        ax.scatter(a[common], b[common], s=8, linewidths=0)
-        lim = np.nanmax(np.abs(np.r_[a[common].to_numpy(float), b[common].to_numpy(float), 1e-3]))
+        x, y = a[common].to_numpy(float), b[common].to_numpy(float)
+        keep = comparable(x) & comparable(y)  # the genes the r in the title is computed on
+        x, y = x[keep], y[keep]
+        ax.scatter(x, y, s=8, linewidths=0)
+        lim = np.nanmax(np.abs(np.r_[x, y, 1e-3]))
         ax.plot([-lim, lim], [-lim, lim], color="0.6", lw=0.8)
         r = conc.loc[conc["group"].astype(str) == g, "lfc_pearson"].iloc[0]
         ax.set_xlabel("log2 FC, measured"), ax.set_ylabel("log2 FC, predicted")

@@ -7,6 +7,7 @@ number of cells, and no panel is smaller than ~3.2 inches.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -29,10 +30,21 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
+def _natural(v: str):
+    """Sort key: numbers as numbers ("2" before "10"), then text."""
+    return (0, float(v), "") if re.fullmatch(r"-?\d+(\.\d+)?", v) else (1, 0.0, v)
+
+
 def _palette(values: Sequence[str]) -> dict[str, tuple]:
-    cats = sorted(set(map(str, values)))
+    cats = sorted(set(map(str, values)), key=_natural)
     cmap = plt.get_cmap("tab10" if len(cats) <= 10 else "tab20")
     return {c: cmap(i % cmap.N) for i, c in enumerate(cats)}
+
+
+def _legend_handles(pal: Mapping[str, tuple]) -> list:
+    """One marker per category; a missing value ("", "nan") is shown as "(none)", not as a blank entry."""
+    return [plt.Line2D([], [], marker="o", ls="", color=c, label=k if k not in ("", "nan", "None") else "(none)")
+            for k, c in pal.items()]
 
 
 def _point_size(n: int) -> float:
@@ -58,7 +70,7 @@ def plot_umaps(coords: Mapping[str, np.ndarray], obs: Mapping[str, pd.DataFrame]
                        linewidths=0, rasterized=True)
             ax.set_xticks([]), ax.set_yticks([])
             ax.set_title(f"{m} — {lab}" if nc > 1 else m)
-        handles = [plt.Line2D([], [], marker="o", ls="", color=c, label=k) for k, c in pal.items()]
+        handles = _legend_handles(pal)
         axes[-1, j].legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.04), ncol=ncols[lab],
                            frameon=False, title=lab, markerscale=1.2, fontsize=8, columnspacing=0.8, handletextpad=0.2)
     fig.tight_layout()
@@ -132,7 +144,7 @@ def plot_spatial_labels(xy: np.ndarray, true: np.ndarray, pred: np.ndarray, labe
         ax.set_aspect("equal"), ax.invert_yaxis()
         ax.set_xticks([]), ax.set_yticks([])
         ax.set_title(f"{label} — {what}")
-    handles = [plt.Line2D([], [], marker="o", ls="", color=c, label=k) for k, c in pal.items()]
+    handles = _legend_handles(pal)
     fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False, title=label)
     acc = float(np.mean(true.astype(str) == pred.astype(str)))
     fig.suptitle(f"{title} (agreement {acc:.1%})")
