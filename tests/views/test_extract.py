@@ -29,8 +29,8 @@ def giant_cell_slide():
 def test_views_do_not_depend_on_the_tiling(tmp_path, scale, monkeypatch):
     s = giant_cell_slide()
     calls = []
-    original = extract._direct_crop
-    monkeypatch.setattr(extract, "_direct_crop", lambda job, label, *a: calls.append(label) or original(job, label, *a))
+    original = extract._direct_box
+    monkeypatch.setattr(extract, "_direct_box", lambda job, label, *a: calls.append(label) or original(job, label, *a))
     small = ViewStore(prepare_slides([s], tmp_path / "a.h5", dict(CFG, tile_size=64, micro_scale=scale), progress=False))
     assert calls and set(calls) == {9999}  # the giant cell, cut by its unit window, was re-read
     whole = ViewStore(prepare_slides([s], tmp_path / "b.h5", dict(CFG, tile_size=4096, micro_scale=scale), progress=False))

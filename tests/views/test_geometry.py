@@ -52,3 +52,13 @@ def test_unit_tile_shrinks_when_upsampled_window_is_large():
     f = 224 / 20
     window = small + 2 * geometry.micro_halo(20, 224) + 20
     assert (window * f) ** 2 * (4 + 4) <= geometry.RESIZED_BUDGET_BYTES
+
+
+def test_per_slide_side_is_a_multiple_of_the_lattice_quantum():
+    rng = np.random.default_rng(3)
+    xy = rng.uniform(0, 2000, size=(3000, 2))
+    free = geometry.micro_sides(xy, 25, "per_slide", (2000, 2000))[0]
+    q = geometry.lattice_quantum(224)
+    assert q == 28
+    side = geometry.micro_sides(xy, 25, "per_slide", (2000, 2000), quantum=q)[0]
+    assert side % q == 0 and abs(side - free) <= q / 2

@@ -19,6 +19,7 @@ def prepare(
     set_: Optional[List[str]] = typer.Option(None, "--set", help="Override a config key, e.g. --set prepare.micro_size=112 (repeatable)."),
     option: Optional[List[str]] = typer.Option(None, "--option", help="Reader option key=value (repeatable; YAML values), e.g. --option pixel_size_um=1.7 --option 'origin_um=[995.5, 998.9]'."),
     labels: Optional[Path] = typer.Option(None, "--labels", help="CSV/TSV/parquet with a cell_id column and label columns (joined onto the cells; ids matching no cell are counted)."),
+    views: Optional[str] = typer.Option(None, "--views", help="materialised (both views of every cell stored) | lazy (the normalised slide + per-cell geometry; views cut on read, ~1/10 of the bytes). Default: prepare.views of the config."),
     workers: Optional[int] = typer.Option(None, "--workers", help="Worker processes (default: prepare.workers of the config)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
@@ -35,10 +36,11 @@ def prepare(
         raise InputError("--workers", f"must be >= 1, got {workers}")
     from madcell.config import parse_overrides
 
-    path = run_prepare(input, out, format=format, config=config, overrides=set_ or None, workers=workers,
+    overrides = list(set_ or []) + ([f"prepare.views={views}"] if views is not None else [])
+    path = run_prepare(input, out, format=format, config=config, overrides=overrides or None, workers=workers,
                        progress=progress, reader_options=parse_overrides(option or []) or None, labels=labels)
     with ViewStore(path) as vs:
-        console.print(f"wrote {path}: {vs.n_cells} cells, {vs.n_channels} channels "
+        console.print(f"wrote {path} ({vs.params.get('views', 'materialised')} views): {vs.n_cells} cells, {vs.n_channels} channels "
                       f"({', '.join(vs.channel_names)}), views {vs.morph_size} / {vs.micro_size} px; "
                       f"label columns: {', '.join(vs.label_columns) or 'none'}")
 

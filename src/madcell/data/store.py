@@ -117,11 +117,13 @@ def create_store(
     params: dict | None = None,
     slides: dict | None = None,
     compression: str | None = "lzf",
+    views: str = "materialised",
 ):
     """Context manager creating a store atomically: the file appears at ``path`` only on success.
 
     ``obs_columns`` maps each label column to ``"str"`` or a numpy dtype name. ``compression`` of
-    the view datasets: ``"lzf"`` (default) or ``None`` / ``"none"``.
+    the view datasets: ``"lzf"`` (default) or ``None`` / ``"none"``. ``views="lazy"``: no view
+    datasets; the caller writes the slide and geometry (:mod:`madcell.views.lazy`).
     """
     from contextlib import contextmanager
 
@@ -138,7 +140,7 @@ def create_store(
         with atomic_path(path) as tmp:
             with h5py.File(tmp, "w") as h5:
                 C = len(channel_names)
-                for name, side in (("morphology", morph_size), ("neighborhood", micro_size)):
+                for name, side in (("morphology", morph_size), ("neighborhood", micro_size)) if views != "lazy" else ():
                     h5.create_dataset(
                         name, shape=(n_cells, C, side, side), dtype=dtype,
                         chunks=(1, C, side, side), compression=compression,
@@ -154,6 +156,8 @@ def create_store(
                 for col, kind in (obs_columns or {}).items():
                     g.create_dataset(col, shape=(n_cells,), dtype=_STR if kind == "str" else kind)
                 h5.attrs["layout"] = LAYOUT
+                h5.attrs["views"] = views
+                h5.attrs["view_sizes"] = [int(morph_size), int(micro_size)]
                 h5.attrs["madcell_version"] = __version__
                 h5.attrs["channel_names"] = json.dumps(list(channel_names))
                 h5.attrs["params"] = json.dumps(params or {}, default=str)
@@ -178,9 +182,25 @@ def encode_view(view: np.ndarray, compression: str | None) -> tuple[bytes, int]:
     return (enc, 0) if len(enc) < len(raw) else (raw, 1)
 
 
+def is_lazy(path: str | Path) -> bool:
+    """Whether ``path`` is a lazy view store (False for anything unreadable: the caller reports that)."""
+    try:
+        with h5py.File(path, "r") as h5:
+            return h5.attrs.get("views") == "lazy"
+    except (OSError, ValueError):
+        return False
+
+
 class ViewStore:
     """Read-only access to a view store (either layout). Safe to pickle into DataLoader workers:
     each process opens its own file handle on first use."""
+
+    def __new__(cls, path: str | Path | None = None):  # (no path when unpickled)
+        if cls is ViewStore and path is not None and is_lazy(path):  # a lazy store: views cut from its slide on the fly
+            from madcell.data.lazy import LazyViews
+
+            return super().__new__(LazyViews)
+        return super().__new__(cls)
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -196,30 +216,36 @@ class ViewStore:
 
     # -- metadata -------------------------------------------------------------------------
     def _load_meta(self, h5: h5py.File) -> None:
-        for name in ("morphology", "neighborhood", "cell_ids"):
+        lazy = h5.attrs.get("views") == "lazy"
+        for name in ("lazy", "cell_ids") if lazy else ("morphology", "neighborhood", "cell_ids"):
             if name not in h5:
                 raise InputError(self.path, f"is not a view store: dataset '{name}' is missing")
         self.layout = h5.attrs.get("layout", "mad-reference")
-        m, u = h5["morphology"], h5["neighborhood"]
+        self.channels_last = self.layout != LAYOUT
         if self.layout == LAYOUT:
-            self.channels_last = False
-            self.n_cells, C, self.morph_size, _ = m.shape
-            self.micro_size = u.shape[-1]
             self.channel_names = json.loads(h5.attrs["channel_names"])
             self.params = json.loads(h5.attrs.get("params", "{}"))
             self.slides = json.loads(h5.attrs.get("slides", "{}"))
-        else:  # MAD reference: NHWC uint8
+        if lazy:  # views cut on the fly (madcell.data.lazy): uint8 like the slide they come from
+            self.n_cells, n_views = len(h5["cell_ids"]), len(h5["cell_ids"])
+            self.morph_size, self.micro_size = (int(v) for v in h5.attrs["view_sizes"])
+            C, self.dtype = len(self.channel_names), np.dtype(np.uint8)
+        else:
+            m, u = h5["morphology"], h5["neighborhood"]
             if m.ndim != 4 or u.ndim != 4:
-                raise InputError(self.path, "reference-layout views must be 4-D (N, H, W, C)")
-            self.channels_last = True
-            self.n_cells, self.morph_size, _, C = m.shape
-            self.micro_size = u.shape[1]
-            self.channel_names = [f"ch{i}" for i in range(C)]
-            self.params, self.slides = {}, {}
-        if u.shape[0] != self.n_cells or len(h5["cell_ids"]) != self.n_cells:
+                raise InputError(self.path, "views must be 4-D (N, C, H, W), or (N, H, W, C) in the reference layout")
+            if self.channels_last:  # MAD reference: NHWC uint8
+                self.n_cells, self.morph_size, _, C = m.shape
+                self.micro_size = u.shape[1]
+                self.channel_names = [f"ch{i}" for i in range(C)]
+                self.params, self.slides = {}, {}
+            else:
+                self.n_cells, C, self.morph_size, _ = m.shape
+                self.micro_size = u.shape[-1]
+            self.dtype, n_views = np.dtype(m.dtype), u.shape[0]
+        if n_views != self.n_cells or len(h5["cell_ids"]) != self.n_cells:
             raise InputError(self.path, "morphology, neighborhood and cell_ids disagree on the cell count")
         self.n_channels = C
-        self.dtype = np.dtype(m.dtype)
         self.has_expression = "expression" in h5
         self.label_columns = sorted(h5["obs"].keys()) if "obs" in h5 else []
         self.truth_groups = truth_groups(h5)

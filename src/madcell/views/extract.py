@@ -32,7 +32,8 @@ from madcell.errors import InputError
 from madcell.io.base import SlideData, read_window
 from madcell.views.geometry import Unit, micro_halo
 from madcell.views.normalize import ChannelNorm, read_channels
-from madcell.views.resize import batches, quantize, resize, resize_mask
+from madcell.views.cut import crop_start, lattice_start, morph_resize
+from madcell.views.resize import batches, quantize, resize
 
 
 @dataclass
@@ -55,6 +56,7 @@ class ViewParams:
     margin: float
     dtype: str
     per_slide: bool
+    lazy: bool = False
 
 
 def read_labels(slide: SlideData, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
@@ -77,8 +79,8 @@ def _square(r0: int, r1: int, c0: int, c1: int, margin: float) -> tuple[int, int
     return s, (r0 + r1 - s) // 2, (c0 + c1 - s) // 2
 
 
-def _direct_crop(job: SlideJob, label: int, cy: float, cx: float, half: int, margin: float):
-    """Morphology crop of a cell too large for the unit window: grow a window until it holds the cell."""
+def _direct_box(job: SlideJob, label: int, cy: float, cx: float, half: int, margin: float):
+    """Morphology box of a cell too large for the unit window: grow a window until it holds the cell."""
     slide = job.slide
     H, W = slide.labels.shape
     while True:
@@ -93,40 +95,38 @@ def _direct_crop(job: SlideJob, label: int, cy: float, cx: float, half: int, mar
             raise InputError(slide.source, f"cell with mask label {label} could not be located in the label mask")
         half *= 2
     s, sy, sx = _square(y0 + r0, y0 + r1, x0 + c0, x0 + c1, margin)
-    img = job.norm.apply(read_channels(slide, job.channels, sy, sy + s, sx, sx + s), sy, sx, (H, W))
-    mask = read_labels(slide, sy, sy + s, sx, sx + s) == label
-    return img, mask, s
+    return sy, sx, s, read_labels(slide, sy, sy + s, sx, sx + s) == label
 
 
-def morph_views(job: SlideJob, win, lab, slices, code, labels, Y0, X0, xy, vp: ViewParams):
-    """(n, C, m, m) quantised morphology views and each crop's side in source pixels."""
+def morph_boxes(job: SlideJob, lab, slices, code, labels, Y0, X0, xy, vp: ViewParams):
+    """Per cell: (first row, first column) in slide pixels, side, (s, s) bool mask of its morphology crop,
+    and whether the crop lies outside the unit window (a huge cell, re-read from the source)."""
     H, W = job.slide.labels.shape
     Ly, Lx = lab.shape
-    n, C, m = len(labels), win.shape[0], vp.morph_size
-    groups: dict[int, list[tuple[int, np.ndarray, np.ndarray]]] = {}
-    sides = np.empty(n, np.int64)
-    for i in range(n):
+    boxes = []
+    for i in range(len(labels)):
         sy, sx = slices[code[i]]
         r0, r1, c0, c1 = sy.start, sy.stop, sx.start, sx.stop
         if (r0 == 0 and Y0 > 0) or (r1 == Ly and Y0 + Ly < H) or (c0 == 0 and X0 > 0) or (c1 == Lx and X0 + Lx < W):
             half = 2 * max(r1 - r0, c1 - c0) + 2
-            crop, mask, s = _direct_crop(job, int(labels[i]), xy[i, 1], xy[i, 0], half, vp.margin)
+            y0, x0, s, mask = _direct_box(job, int(labels[i]), xy[i, 1], xy[i, 0], half, vp.margin)
+            boxes.append((y0, x0, s, mask, True))
         else:
             s, y0, x0 = _square(r0, r1, c0, c1, vp.margin)
-            mask = read_window(lab, y0, y0 + s, x0, x0 + s) == labels[i]
-            crop = read_window(win, y0, y0 + s, x0, x0 + s)
-        crop *= mask
-        sides[i] = s
-        groups.setdefault(s, []).append((i, crop, mask))
-    out = np.empty((n, C, m, m), np.uint8 if vp.dtype == "uint8" else np.float16)
-    for s in sorted(groups):
-        items = groups[s]
-        for sl in batches(len(items), C * (s * s + m * m)):
-            part = items[sl]
-            x = resize(torch.from_numpy(np.stack([p[1] for p in part])), (m, m))
-            mk = resize_mask(torch.from_numpy(np.stack([p[2] for p in part])[:, None].astype(np.float32)), (m, m))
-            out[[p[0] for p in part]] = quantize(x * mk, vp.dtype)
-    return out, sides
+            boxes.append((Y0 + y0, X0 + x0, s, read_window(lab, y0, y0 + s, x0, x0 + s) == labels[i], False))
+    return boxes
+
+
+def morph_views(job: SlideJob, win, boxes, Y0, X0, vp: ViewParams) -> np.ndarray:
+    """(n, C, m, m) quantised morphology views of :func:`morph_boxes`."""
+    H, W = job.slide.labels.shape
+    crops = []
+    for y0, x0, s, _, direct in boxes:
+        if direct:
+            crops.append(job.norm.apply(read_channels(job.slide, job.channels, y0, y0 + s, x0, x0 + s), y0, x0, (H, W)))
+        else:
+            crops.append(read_window(win, y0 - Y0, y0 - Y0 + s, x0 - X0, x0 - X0 + s))
+    return morph_resize(crops, [b[3] for b in boxes], vp.morph_size, vp.dtype)
 
 
 def micro_views(win, Y0, X0, xy, sides, vp: ViewParams) -> list[np.ndarray]:
@@ -140,14 +140,12 @@ def micro_views(win, Y0, X0, xy, sides, vp: ViewParams) -> list[np.ndarray]:
         big = np.empty((C, Ly * M // S, Lx * M // S), dtype)
         for c in range(C):  # one float channel at a time bounds the memory
             big[c] = quantize(resize(torch.from_numpy(win[c])[None, None], big.shape[1:])[0, 0], vp.dtype)
-        # first view pixel on the global lattice (Y0, X0 are multiples of S), then in the window:
-        # integer arithmetic after the rounding, so the result never depends on the unit
-        a = np.floor((xy[:, 1] + 0.5) * M / S - M / 2 + 0.5).astype(np.int64) - (Y0 // S) * M
-        b = np.floor((xy[:, 0] + 0.5) * M / S - M / 2 + 0.5).astype(np.int64) - (X0 // S) * M
+        # first view pixel on the global lattice (Y0, X0 are multiples of S), then in the window
+        a = lattice_start(xy[:, 1], S, M) - (Y0 // S) * M
+        b = lattice_start(xy[:, 0], S, M) - (X0 // S) * M
         return [big[:, a[i]:a[i] + M, b[i]:b[i] + M] for i in range(n)]
     out = np.empty((n, C, M, M), dtype)
-    y0s = np.floor(xy[:, 1] - (sides - 1) / 2.0 + 0.5).astype(np.int64) - Y0
-    x0s = np.floor(xy[:, 0] - (sides - 1) / 2.0 + 0.5).astype(np.int64) - X0
+    y0s, x0s = crop_start(xy[:, 1], sides) - Y0, crop_start(xy[:, 0], sides) - X0
     for S in np.unique(sides):
         idx = np.flatnonzero(sides == S)
         for sl in batches(len(idx), C * (S * S + M * M)):
@@ -157,23 +155,25 @@ def micro_views(win, Y0, X0, xy, sides, vp: ViewParams) -> list[np.ndarray]:
     return list(out)
 
 
-def extract_unit(job: SlideJob, unit: Unit, vp: ViewParams) -> dict:
-    """Views and per-cell metadata of one unit's cells (in the unit's order)."""
+LAZY_HALO = 128  # label margin of a unit when only geometry is needed (a cell cut by it is re-read)
+
+
+def _unit_cells(job: SlideJob, unit: Unit, vp: ViewParams, halo: int, image: bool):
+    """The unit's window (normalised image when ``image``, labels) and where each cell's pixels are."""
     slide = job.slide
-    C_, H, W = slide.image.shape
+    H, W = slide.labels.shape
     idx = unit.cells
-    xy, labels, sides = job.xy[idx], job.labels[idx], job.sides[idx]
+    labels, sides = job.labels[idx], job.sides[idx]
     S_max = int(sides.max())
-    halo = micro_halo(S_max, vp.micro_size)
     Y0, X0 = unit.y0 - halo, unit.x0 - halo
     Ly, Lx = unit.y1 - unit.y0 + 2 * halo, unit.x1 - unit.x0 + 2 * halo
-    if vp.per_slide:
+    if vp.per_slide and image:
         # on the slide's grid of S-pixel blocks: the resized window is exactly M / S larger, and every
         # unit samples the same global lattice, so views do not depend on the tiling
         Y0, X0 = (Y0 // S_max) * S_max, (X0 // S_max) * S_max
         Ly = math.ceil((unit.y1 + halo - Y0) / S_max) * S_max
         Lx = math.ceil((unit.x1 + halo - X0) / S_max) * S_max
-    win = job.norm.apply(read_channels(slide, job.channels, Y0, Y0 + Ly, X0, X0 + Lx), Y0, X0, (H, W))
+    win = job.norm.apply(read_channels(slide, job.channels, Y0, Y0 + Ly, X0, X0 + Lx), Y0, X0, (H, W)) if image else None
     lab = read_labels(slide, Y0, Y0 + Ly, X0, X0 + Lx)
 
     codes, uniq = pd.factorize(lab.ravel(), sort=False)
@@ -193,18 +193,40 @@ def extract_unit(job: SlideJob, unit: Unit, vp: ViewParams) -> dict:
         raise InputError(slide.source, f"{int((code < 0).sum())} cell(s) of the table are not in the label mask near "
                          f"their centroid (e.g. cell {str(ids[i])!r}, label {int(labels[i])}) in {where}")
     slices = ndimage.find_objects(codes.reshape(Ly, Lx) + 1)  # slices[k]: the pixels of code k
-    morph, morph_sides = morph_views(job, win, lab, slices, code, labels, Y0, X0, xy, vp)
-    del codes, slices
-    micro = micro_views(win, Y0, X0, xy, sides, vp)
+    boxes = morph_boxes(job, lab, slices, code, labels, Y0, X0, job.xy[idx], vp)
+    return win, Y0, X0, boxes
 
-    y0s = np.floor(xy[:, 1] - (sides - 1) / 2.0 + 0.5)
-    x0s = np.floor(xy[:, 0] - (sides - 1) / 2.0 + 0.5)
-    edge = (y0s < 0) | (x0s < 0) | (y0s + sides > H) | (x0s + sides > W)
-    ps = np.nan if slide.pixel_size_um is None else float(slide.pixel_size_um)
+
+def _cell_meta(job: SlideJob, idx: np.ndarray, boxes, vp: ViewParams) -> dict:
+    H, W = job.slide.labels.shape
+    xy, sides = job.xy[idx], job.sides[idx]
+    y0s, x0s = crop_start(xy[:, 1], sides), crop_start(xy[:, 0], sides)
+    ps = np.nan if job.slide.pixel_size_um is None else float(job.slide.pixel_size_um)
     return {
-        "morph": morph,
-        "micro": micro,
-        "edge": edge,
-        "morph_um_per_px": (morph_sides * ps / vp.morph_size).astype(np.float32),
+        "edge": (y0s < 0) | (x0s < 0) | (y0s + sides > H) | (x0s + sides > W),
+        "morph_um_per_px": (np.array([b[2] for b in boxes]) * ps / vp.morph_size).astype(np.float32),
         "micro_um_per_px": (sides * ps / vp.micro_size).astype(np.float32),
     }
+
+
+def extract_unit(job: SlideJob, unit: Unit, vp: ViewParams) -> dict:
+    """Views and per-cell metadata of one unit's cells (in the unit's order)."""
+    halo = micro_halo(int(job.sides[unit.cells].max()), vp.micro_size)
+    win, Y0, X0, boxes = _unit_cells(job, unit, vp, halo, image=True)
+    morph = morph_views(job, win, boxes, Y0, X0, vp)
+    micro = micro_views(win, Y0, X0, job.xy[unit.cells], job.sides[unit.cells], vp)
+    return {"morph": morph, "micro": micro, **_cell_meta(job, unit.cells, boxes, vp)}
+
+
+def unit_geometry(job: SlideJob, unit: Unit, vp: ViewParams) -> dict:
+    """What the lazy source needs to cut the views of one unit's cells: morphology boxes and packed masks,
+    microenvironment window starts (lattice pixels for ``per_slide``, source pixels for ``per_cell``)."""
+    _, _, _, boxes = _unit_cells(job, unit, vp, LAZY_HALO, image=False)
+    xy, sides = job.xy[unit.cells], job.sides[unit.cells]
+    if vp.per_slide:
+        S = int(sides[0])
+        micro = np.stack([lattice_start(xy[:, 1], S, vp.micro_size), lattice_start(xy[:, 0], S, vp.micro_size), sides], 1)
+    else:
+        micro = np.stack([crop_start(xy[:, 1], sides), crop_start(xy[:, 0], sides), sides], 1)
+    return {"morph_box": np.array([b[:3] for b in boxes], np.int64).reshape(-1, 3), "micro_box": micro.astype(np.int64),
+            "masks": [np.packbits(b[3]) for b in boxes], **_cell_meta(job, unit.cells, boxes, vp)}

@@ -4,7 +4,9 @@ Microenvironment side (the rule). For cells scattered with local density ρ, the
 whose radius is the distance ``d_K`` to its K-th nearest neighbour holds on average K neighbours,
 and its area is π·d_K². The square of the *same area*, side ``√π · d_K`` ≈ 1.77·d_K, therefore
 holds about K neighbours plus the cell itself. ``per_slide`` uses one side for the whole slide, from
-the median ``d_K`` over its cells (every view then has the same µm per pixel); ``per_cell`` uses each
+the median ``d_K`` over its cells (every view then has the same µm per pixel), rounded to a multiple of
+:func:`lattice_quantum` so that views can be cut from the slide on the fly on a short lattice
+(:mod:`madcell.views.cut`); ``per_cell`` uses each
 cell's own ``d_K``, clipped to [¼, 4]× the slide's side so an isolated cell does not get a huge window.
 
 Work units. The slide is cut into square tiles (``tile_size``, shrunk where needed so that the
@@ -28,8 +30,17 @@ OUTPUT_BUDGET_BYTES = 192 * 2**20    # raw views produced by one unit
 MIN_UNIT_SIDE = 32
 
 
-def micro_sides(xy: np.ndarray, k: int, mode: str, extent: tuple[int, int], workers: int = 1) -> np.ndarray:
-    """Integer window side (pixels) of every cell's microenvironment view (rule: module docstring)."""
+def lattice_quantum(micro_size: int) -> int:
+    """``micro_size / d`` for the largest divisor ``d <= 8`` of ``micro_size``: a ``per_slide`` side that is a
+    multiple of it has ``gcd(side, micro_size) >= micro_size / 8`` (lattice period of at most 8 output pixels)."""
+    d = max(k for k in range(1, 9) if micro_size % k == 0)
+    return micro_size // d
+
+
+def micro_sides(xy: np.ndarray, k: int, mode: str, extent: tuple[int, int], workers: int = 1,
+                quantum: int = 1) -> np.ndarray:
+    """Integer window side (pixels) of every cell's microenvironment view (rule: module docstring);
+    ``quantum``: the ``per_slide`` side is rounded to a multiple of it."""
     n = len(xy)
     kk = min(int(k), n - 1)
     if kk < 1:  # a single cell: the window is the slide
@@ -38,7 +49,8 @@ def micro_sides(xy: np.ndarray, k: int, mode: str, extent: tuple[int, int], work
     dk = dist[:, 0]
     base = max(1, int(round(SQRT_PI * float(np.median(dk)))))
     if mode == "per_slide":
-        return np.full(n, base, dtype=np.int64)
+        q = max(1, int(quantum))
+        return np.full(n, max(q, int(round(base / q)) * q), dtype=np.int64)
     sides = np.rint(SQRT_PI * dk)
     return np.clip(sides, max(1, base // 4), base * 4).astype(np.int64)
 

@@ -10,6 +10,7 @@ memory holds a bounded number of units, and a failed or killed run leaves no com
 
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
 from collections import deque
 from pathlib import Path
@@ -26,7 +27,8 @@ from madcell.utils.progress import Progress
 from madcell.views import geometry, table
 from madcell.views.coverage import check_geometry
 from madcell.views.registration import check_registration
-from madcell.views.extract import SlideJob, ViewParams, extract_unit
+from madcell.views.extract import SlideJob, ViewParams, extract_unit, unit_geometry
+from madcell.views.lazy import GeometryWriter, write_slide
 from madcell.views.normalize import compute_norm
 from madcell.views.resize import torch_threads
 from madcell.views.validate import check_config, select_channels, validate_slide
@@ -70,10 +72,13 @@ def _init_worker(jobs: list[SlideJob], vp: ViewParams, compression: str | None, 
 def _run_unit(unit: geometry.Unit):
     """One unit -> ("ok", encoded views + metadata) or ("error", path, problem) (InputError does
     not survive pickling, so it travels as a tuple)."""
+    vp = _STATE["vp"]
     try:
-        res = extract_unit(_STATE["jobs"][unit.slide], unit, _STATE["vp"])
+        res = (unit_geometry if vp.lazy else extract_unit)(_STATE["jobs"][unit.slide], unit, vp)
     except InputError as exc:
         return ("error", exc.path, exc.problem)
+    if vp.lazy:
+        return ("ok", res)
     comp = _STATE["compression"]
     for name in ("morph", "micro"):
         res[name] = [encode_view(v, comp) for v in res.pop(name)]
@@ -124,8 +129,9 @@ def prepare_slides(slides: Sequence[SlideData], out: str | Path, cfg: dict, work
     slides, geometry_reports = [c[0] for c in checked], [c[1] for c in checked]
     for k, s in enumerate(slides):  # does the segmentation sit on the image? (a wrong origin moves both)
         geometry_reports[k].update(check_registration(s, chan_idx[k], cfg))
+    lazy = cfg["views"] == "lazy"
     vp = ViewParams(int(cfg["morph_size"]), int(cfg["micro_size"]), float(cfg["morph_margin"]), cfg["dtype"],
-                    cfg["micro_scale"] == "per_slide")
+                    cfg["micro_scale"] == "per_slide", lazy)
     out_bytes = 1 if cfg["dtype"] == "uint8" else 2
     per_cell_bytes = len(names) * out_bytes * (vp.morph_size ** 2 + vp.micro_size ** 2)
     max_cells = max(1, geometry.OUTPUT_BUDGET_BYTES // per_cell_bytes)
@@ -138,9 +144,10 @@ def prepare_slides(slides: Sequence[SlideData], out: str | Path, cfg: dict, work
         _, H, W = s.image.shape
         xy = s.cells[["x_px", "y_px"]].to_numpy(np.float64)
         labels = s.cells["label"].to_numpy().astype(np.int64)
-        sides = geometry.micro_sides(xy, int(cfg["k_neighbors"]), cfg["micro_scale"], (H, W), workers)
+        sides = geometry.micro_sides(xy, int(cfg["k_neighbors"]), cfg["micro_scale"], (H, W), workers,
+                                     quantum=geometry.lattice_quantum(vp.micro_size))
         tile = int(cfg["tile_size"])
-        if vp.per_slide:  # the unit window is upsampled as a whole: keep that within budget
+        if vp.per_slide and not lazy:  # the unit window is upsampled as a whole: keep that within budget
             tile = geometry.unit_tile_side(tile, int(sides[0]), vp.micro_size, len(names), out_bytes)
         norm = compute_norm(s, chan_idx[k], cfg)
         jobs.append(SlideJob(s, chan_idx[k], norm, xy, labels, sides, np.sort(labels)))
@@ -165,17 +172,27 @@ def prepare_slides(slides: Sequence[SlideData], out: str | Path, cfg: dict, work
     compression = None if cfg["compression"] in (None, "none") else cfg["compression"]
 
     with create_store(out, n_total, names, vp.morph_size, vp.micro_size, cfg["dtype"], obs_cols, params, meta,
-                      compression) as writer, Progress("prepare", n_total, enabled=progress) as bar:
+                      compression, views=cfg["views"]) as writer:
+        geo = GeometryWriter(writer.h5, n_total, cfg["micro_scale"], len(slides)) if lazy else None
         slide_obs = [table.obs_values(s.cells, kinds) for s in slides]
         start = 0
         results = _results(units, jobs, vp, compression, workers)
         try:
-            for unit in units:
-                _write_unit(writer, start, unit, next(results), jobs, slides, slide_ids, cell_ids, slide_obs)
-                start += len(unit.cells)
-                bar.advance(len(unit.cells))
+            with Progress("prepare", n_total, enabled=progress) as bar:
+                for unit in units:
+                    _write_unit(writer, geo, start, unit, next(results), jobs, slides, slide_ids, cell_ids, slide_obs)
+                    start += len(unit.cells)
+                    bar.advance(len(unit.cells))
         finally:
             results.close()  # stops the worker pool at once on an error
+        if lazy:  # the normalised slides, once, tile by tile
+            with Progress("slide pixels", sum(int(s.image.shape[1]) * int(s.image.shape[2]) for s in slides),
+                          enabled=progress) as bar:
+                for k, job in enumerate(jobs):
+                    levels = write_slide(geo.slides.create_group(str(k)), job.slide, job.channels, job.norm,
+                                         compression, int(cfg["tile_size"]), bar.advance)
+                    meta[slide_ids[k]]["levels"] = levels
+            writer.h5.attrs["slides"] = json.dumps(meta, default=str)
         if expression is not None:
             writer.set_expression(expression)
         if truth is not None:
@@ -183,7 +200,7 @@ def prepare_slides(slides: Sequence[SlideData], out: str | Path, cfg: dict, work
     return out
 
 
-def _write_unit(writer, start, unit, res, jobs, slides, slide_ids, cell_ids, slide_obs) -> None:
+def _write_unit(writer, geo, start, unit, res, jobs, slides, slide_ids, cell_ids, slide_obs) -> None:
     """Write one unit's result at rows ``start:start + len(unit.cells)``."""
     if res[0] == "error":
         raise InputError(res[1], res[2])
@@ -197,6 +214,9 @@ def _write_unit(writer, start, unit, res, jobs, slides, slide_ids, cell_ids, sli
     writer.write(start, None, None, cell_ids[unit.slide][idx], [slide_ids[unit.slide]] * len(idx), xy, um,
                  res["morph_um_per_px"], res["micro_um_per_px"], res["edge"],
                  {table.store_name(c): v[idx] for c, v in slide_obs[unit.slide].items()})
+    if geo is not None:
+        geo.write(start, unit.slide, res)
+        return
     writer.write_chunks("morphology", start, res["morph"])
     writer.write_chunks("neighborhood", start, res["micro"])
 

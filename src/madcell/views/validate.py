@@ -38,6 +38,10 @@ def check_config(cfg: dict) -> None:
         raise InputError("prepare.clip_percentiles", f"need 0 <= low < high <= 100, got {cfg['clip_percentiles']}")
     if cfg["dtype"] not in ("uint8", "float16"):
         raise InputError("prepare.dtype", f"must be uint8 or float16, not {cfg['dtype']!r}")
+    if cfg["views"] not in ("materialised", "lazy"):
+        raise InputError("prepare.views", f"must be materialised or lazy, not {cfg['views']!r}")
+    if cfg["views"] == "lazy" and cfg["dtype"] != "uint8":
+        raise InputError("prepare.dtype", "lazy views store the slide as uint8: use dtype uint8 with views lazy")
     if cfg["compression"] not in ("lzf", "none", None):
         raise InputError("prepare.compression", f"must be lzf or none, not {cfg['compression']!r}")
     if int(cfg["tile_size"]) < 64:

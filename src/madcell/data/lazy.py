@@ -1,0 +1,93 @@
+"""A :class:`~madcell.data.source.ViewSource` that cuts both views of a cell from the stored slide on the
+fly (layout: :mod:`madcell.views.lazy`; arithmetic: :mod:`madcell.views.cut`, the one ``prepare`` uses).
+
+Views equal the materialised ones of the same configuration up to one grey level (1/255): the slide
+is stored as uint8 before resizing, the materialised views are rounded after it. Masks are the same.
+Level 0 of an uncompressed slide is read through a memory map (no copy, no decompression); loader
+worker processes open their own map. Metadata, obs, expression and truth come from the
+:class:`~madcell.data.store.ViewStore` base.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+
+from madcell.data.source import to_float
+from madcell.data.store import ViewStore
+from madcell.io.base import read_window
+from madcell.views.cut import lattice_window, morph_resize
+from madcell.views.resize import batches, quantize, resize
+
+
+class LazyViews(ViewStore):
+    """Views of a lazy store (``prepare --views lazy``), cut on read."""
+
+    def _geometry(self) -> dict:
+        if getattr(self, "_geo_pid", None) != os.getpid():
+            g = self.h5["lazy"]
+            self._geo = {k: g[k][:] for k in ("slide_index", "morph_box", "micro_box", "mask_offset")}
+            self._geo["per_slide"] = g.attrs["micro_scale"] == "per_slide"
+            self._levels = {}
+            self._geo_pid = os.getpid()
+        return self._geo
+
+    def level(self, slide: int, k: int = 0):
+        """Pyramid level ``k`` of slide ``slide`` (C, h, w) uint8: a memory map when stored contiguous."""
+        key = (slide, k)
+        self._geometry()
+        if key not in self._levels:
+            ds = self.h5["lazy"]["slides"][str(slide)][str(k)]
+            off = ds.id.get_offset() if ds.chunks is None and ds.compression is None else None
+            self._levels[key] = ds if off is None else np.memmap(self.path, np.uint8, "r", off, ds.shape)
+        return self._levels[key]
+
+    def __getstate__(self) -> dict:
+        state = super().__getstate__()
+        for k in ("_geo", "_levels", "_geo_pid"):
+            state.pop(k, None)
+        return state
+
+    @staticmethod
+    def _rows(idx, n: int) -> np.ndarray:
+        if isinstance(idx, (int, np.integer)):
+            return np.array([int(idx)])
+        return np.arange(n)[idx] if isinstance(idx, slice) else np.asarray(idx, np.int64).reshape(-1)
+
+    def read_morph(self, idx, raw: bool = False) -> np.ndarray:
+        geo, rows = self._geometry(), self._rows(idx, len(self))
+        crops, masks = [], []
+        bits = self.h5["lazy"]["mask_bits"]
+        for i in rows:
+            y0, x0, s = (int(v) for v in geo["morph_box"][i])
+            crops.append(to_float(read_window(self.level(int(geo["slide_index"][i])), y0, y0 + s, x0, x0 + s)))
+            packed = bits[geo["mask_offset"][i]:geo["mask_offset"][i + 1]]
+            masks.append(np.unpackbits(packed, count=s * s).reshape(s, s).astype(bool))
+        out = morph_resize(crops, masks, self.morph_size, "uint8") if len(rows) else \
+            np.empty((0, self.n_channels, self.morph_size, self.morph_size), np.uint8)
+        return out if raw else to_float(out)
+
+    def read_micro(self, idx, raw: bool = False) -> np.ndarray:
+        geo, rows = self._geometry(), self._rows(idx, len(self))
+        M, C = self.micro_size, self.n_channels
+        out = np.empty((len(rows), C, M, M), np.uint8)
+        box, slide = geo["micro_box"][rows], geo["slide_index"][rows]
+        sides = box[:, 2]
+        for S in np.unique(sides):
+            part = np.flatnonzero(sides == S)
+            if geo["per_slide"]:  # a window a little larger than S that resizes onto the slide's lattice
+                y0, L, Lo, oy = lattice_window(box[part, 0], int(S), M)
+                x0, _, _, ox = lattice_window(box[part, 1], int(S), M)
+            else:  # the S-pixel crop centred on the cell
+                y0, x0, L, Lo = box[part, 0], box[part, 1], int(S), M
+                oy = ox = np.zeros(len(part), np.int64)
+            for sl in batches(len(part), C * (L * L + Lo * Lo)):
+                sub = np.arange(len(part))[sl]
+                win = np.stack([read_window(self.level(int(slide[part[j]])), y0[j], y0[j] + L, x0[j], x0[j] + L)
+                                for j in sub])
+                big = resize(torch.from_numpy(to_float(win)), (Lo, Lo))
+                crops = torch.stack([big[t, :, oy[j]:oy[j] + M, ox[j]:ox[j] + M] for t, j in enumerate(sub)])
+                out[part[sub]] = quantize(crops, "uint8")
+        return out if raw else to_float(out)

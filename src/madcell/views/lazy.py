@@ -1,0 +1,111 @@
+"""``prepare --views lazy``: write the normalised slide once plus a per-cell geometry table, instead of
+two resized crops per cell. :class:`madcell.data.lazy.LazyViews` cuts the views from them on the fly.
+
+In the store (next to the per-cell datasets every store has)::
+
+    lazy/slides/<k>/0     (C, H, W) uint8 normalised slide k (0-255 <-> 0-1); contiguous when
+                          uncompressed (read through a memory map), else chunked (C, 256, 256) + LZF
+    lazy/slides/<k>/1..   pyramid: each level the 2x2 mean of the one above (for viewers and
+                          overviews; views are cut from level 0)
+    lazy/slide_index (N,)  int32, which slide each cell is on
+    lazy/morph_box  (N, 3) int64, morphology crop: first row, first column, side (slide pixels)
+    lazy/micro_box  (N, 3) int64, microenvironment: first lattice row, column, side S (per_slide)
+                          or first source row, column, side (per_cell)
+    lazy/mask_offset (N + 1,) int64 and lazy/mask_bits (uint8): each cell's crop mask, np.packbits
+    attrs lazy: micro_scale, levels
+
+The slide is written tile by tile (memory ~ one tile), so memory does not grow with the slide.
+"""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+
+from madcell.io.base import SlideData
+from madcell.views.normalize import ChannelNorm, read_channels
+
+CHUNK = 256
+MIN_LEVEL_SIDE = 512  # pyramid levels stop once the slide's longer side is below this
+
+
+def n_levels(H: int, W: int) -> int:
+    n = 1
+    while max(H, W) >> n >= MIN_LEVEL_SIDE and n < 6:
+        n += 1
+    return n
+
+
+def _block_mean(x: np.ndarray, f: int) -> np.ndarray:
+    """(C, h, w) float -> (C, ceil(h/f), ceil(w/f)) mean of f x f blocks (partial blocks: their own pixels)."""
+    C, h, w = x.shape
+    hh, ww = -(-h // f) * f, -(-w // f) * f
+    pad = np.zeros((C, hh, ww), np.float32)
+    pad[:, :h, :w] = x
+    cnt = np.zeros((hh, ww), np.float32)
+    cnt[:h, :w] = 1
+    s = pad.reshape(C, hh // f, f, ww // f, f).sum((2, 4))
+    return s / cnt.reshape(hh // f, f, ww // f, f).sum((1, 3))
+
+
+def to_uint8(x: np.ndarray) -> np.ndarray:
+    """0-1 float -> uint8, rounded (as :func:`madcell.views.resize.quantize`)."""
+    return np.clip(np.rint(x * 255.0), 0, 255).astype(np.uint8)
+
+
+def write_slide(group: h5py.Group, slide: SlideData, channels: list[int], norm: ChannelNorm, compression: str | None,
+                tile: int, progress=None) -> int:
+    """Write the normalised slide and its pyramid into ``group``; returns the number of levels."""
+    _, H, W = slide.image.shape
+    C = len(channels)
+    L = n_levels(H, W)
+    tile = max(CHUNK, tile // CHUNK * CHUNK)  # a multiple of 2 ** (L - 1) <= 32: the levels stay block-aligned
+    ds = []
+    for k in range(L):
+        h, w = -(-H // 2 ** k), -(-W // 2 ** k)
+        if k == 0 and compression is None:
+            ds.append(group.create_dataset(str(k), (C, h, w), np.uint8))  # contiguous: memory-mapped on read
+        else:
+            ds.append(group.create_dataset(str(k), (C, h, w), np.uint8, chunks=(C, min(CHUNK, h), min(CHUNK, w)),
+                                           compression="lzf"))
+    for y0 in range(0, H, tile):
+        for x0 in range(0, W, tile):
+            y1, x1 = min(y0 + tile, H), min(x0 + tile, W)
+            win = norm.apply(read_channels(slide, channels, y0, y1, x0, x1), y0, x0, (H, W))
+            ds[0][:, y0:y1, x0:x1] = to_uint8(win)
+            for k in range(1, L):
+                f = 2 ** k
+                part = _block_mean(win, f)
+                ds[k][:, y0 // f:y0 // f + part.shape[1], x0 // f:x0 // f + part.shape[2]] = to_uint8(part)
+            if progress is not None:
+                progress((y1 - y0) * (x1 - x0))
+    return L
+
+
+class GeometryWriter:
+    """Appends the lazy geometry of consecutive cells (units arrive in store order)."""
+
+    def __init__(self, h5: h5py.File, n_cells: int, micro_scale: str, n_slides: int):
+        g = h5.require_group("lazy")
+        g.attrs["micro_scale"] = micro_scale
+        self.g = g
+        g.create_dataset("slide_index", (n_cells,), np.int32)
+        g.create_dataset("morph_box", (n_cells, 3), np.int64)
+        g.create_dataset("micro_box", (n_cells, 3), np.int64)
+        self.offset = g.create_dataset("mask_offset", (n_cells + 1,), np.int64)
+        self.bits = g.create_dataset("mask_bits", (0,), np.uint8, maxshape=(None,), chunks=(1 << 16,))
+        self.offset[0] = 0
+        self.slides = g.create_group("slides")
+
+    def write(self, start: int, slide: int, res: dict) -> None:
+        n = len(res["morph_box"])
+        sl = slice(start, start + n)
+        self.g["slide_index"][sl] = slide
+        self.g["morph_box"][sl] = res["morph_box"]
+        self.g["micro_box"][sl] = res["micro_box"]
+        sizes = np.array([len(m) for m in res["masks"]], np.int64)
+        end = int(self.offset[start])
+        self.offset[start + 1:start + n + 1] = end + np.cumsum(sizes)
+        self.bits.resize((end + int(sizes.sum()),))
+        if n:
+            self.bits[end:] = np.concatenate(res["masks"])
