@@ -30,6 +30,7 @@ class LazyViews(ViewStore):
             g = self.h5["lazy"]
             self._geo = {k: g[k][:] for k in ("slide_index", "morph_box", "micro_box", "mask_offset")}
             self._geo["per_slide"] = g.attrs["micro_scale"] == "per_slide"
+            self._geo["bits"] = g["mask_bits"]  # handle lookups cost more than small reads: keep it
             self._levels = {}
             self._geo_pid = os.getpid()
         return self._geo
@@ -59,7 +60,7 @@ class LazyViews(ViewStore):
     def read_morph(self, idx, raw: bool = False) -> np.ndarray:
         geo, rows = self._geometry(), self._rows(idx, len(self))
         crops, masks = [], []
-        bits = self.h5["lazy"]["mask_bits"]
+        bits = geo["bits"]
         for i in rows:
             y0, x0, s = (int(v) for v in geo["morph_box"][i])
             crops.append(to_float(read_window(self.level(int(geo["slide_index"][i])), y0, y0 + s, x0, x0 + s)))
@@ -87,7 +88,7 @@ class LazyViews(ViewStore):
                 sub = np.arange(len(part))[sl]
                 win = np.stack([read_window(self.level(int(slide[part[j]])), y0[j], y0[j] + L, x0[j], x0[j] + L)
                                 for j in sub])
-                big = resize(torch.from_numpy(to_float(win)), (Lo, Lo))
+                big = resize(torch.from_numpy(win).to(torch.float32).mul_(1.0 / 255.0), (Lo, Lo))
                 crops = torch.stack([big[t, :, oy[j]:oy[j] + M, ox[j]:ox[j] + M] for t, j in enumerate(sub)])
                 out[part[sub]] = quantize(crops, "uint8")
         return out if raw else to_float(out)

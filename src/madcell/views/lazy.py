@@ -73,9 +73,10 @@ def write_slide(group: h5py.Group, slide: SlideData, channels: list[int], norm: 
             y1, x1 = min(y0 + tile, H), min(x0 + tile, W)
             win = norm.apply(read_channels(slide, channels, y0, y1, x0, x1), y0, x0, (H, W))
             ds[0][:, y0:y1, x0:x1] = to_uint8(win)
-            for k in range(1, L):
+            part = win
+            for k in range(1, L):  # each level from the unrounded one above (tiles are block-aligned)
+                part = _block_mean(part, 2)
                 f = 2 ** k
-                part = _block_mean(win, f)
                 ds[k][:, y0 // f:y0 // f + part.shape[1], x0 // f:x0 // f + part.shape[2]] = to_uint8(part)
             if progress is not None:
                 progress((y1 - y0) * (x1 - x0))
