@@ -39,6 +39,10 @@ def prepare(
     overrides = list(set_ or []) + ([f"prepare.views={views}"] if views is not None else [])
     path = run_prepare(input, out, format=format, config=config, overrides=overrides or None, workers=workers,
                        progress=progress, reader_options=parse_overrides(option or []) or None, labels=labels)
+    import os
+
+    if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 wrote the store
+        return
     with ViewStore(path) as vs:
         console.print(f"wrote {path} ({vs.params.get('views', 'materialised')} views): {vs.n_cells} cells, {vs.n_channels} channels "
                       f"({', '.join(vs.channel_names)}), views {vs.morph_size} / {vs.micro_size} px; "

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
+import pickle
+import shutil
 from collections import deque
 from pathlib import Path
 from typing import Sequence
@@ -23,6 +25,7 @@ from madcell.data.store import create_store, encode_view
 from madcell.data.truth import write_truth
 from madcell.errors import InputError
 from madcell.io.base import SlideData
+from madcell.utils.atomic import atomic_path
 from madcell.utils.progress import Progress
 from madcell.views import geometry, table
 from madcell.views.coverage import check_geometry
@@ -110,12 +113,53 @@ def _results(units: list[geometry.Unit], jobs, vp, compression, workers: int):
             yield res
 
 
+def _sharded_results(units, jobs, vp, compression, workers: int, rank, spool: Path):
+    """Under torchrun: every rank makes the units ``rank::world`` and spools them to ``spool``; rank 0
+    then yields all of them in unit order (the same bytes a single process writes), the others nothing."""
+    from madcell.train import distributed as D
+
+    if rank.is_main:
+        shutil.rmtree(spool, ignore_errors=True)  # a killed run's leftovers
+        spool.mkdir(parents=True)
+    D.barrier(rank)
+    mine = list(range(rank.rank, len(units), rank.world))
+    for i, res in zip(mine, _results([units[i] for i in mine], jobs, vp, compression, workers)):
+        with atomic_path(spool / f"unit{i:07d}.pkl") as tmp, open(tmp, "wb") as fh:
+            pickle.dump(res, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    D.barrier(rank)  # every unit spooled
+    if rank.is_main:
+        for i in range(len(units)):
+            with open(spool / f"unit{i:07d}.pkl", "rb") as fh:
+                yield pickle.load(fh)
+
+
 def prepare_slides(slides: Sequence[SlideData], out: str | Path, cfg: dict, workers: int = 1,
                    progress: bool = True) -> Path:
     """Write the views of every cell of ``slides`` into the store ``out``; returns its path.
 
-    ``cfg`` is the ``prepare`` config section (keys left out take their defaults).
+    ``cfg`` is the ``prepare`` config section (keys left out take their defaults). Under ``torchrun``
+    the work units are shared among the ranks (each also uses ``workers`` processes) and rank 0 writes
+    the one store, identical to a single process's; the other ranks return once it exists.
     """
+    from madcell.train import distributed as D
+
+    rank = D.init_distributed("ddp", "cpu")
+    if not rank.enabled:
+        return _prepare(slides, out, cfg, workers, progress, None)
+    spool = Path(str(out) + ".parts")
+    try:
+        if rank.is_main:
+            _prepare(slides, out, cfg, workers, progress, (rank, spool))
+        else:
+            _prepare(slides, out, cfg, workers, False, (rank, spool))
+        D.barrier(rank)  # the store is written before any rank returns
+    finally:
+        if rank.is_main:
+            shutil.rmtree(spool, ignore_errors=True)
+    return Path(out)
+
+
+def _prepare(slides, out, cfg, workers, progress, shard) -> Path:
     cfg = merge(default_config()["prepare"], cfg or {}, "prepare config")
     check_config(cfg)
     out = Path(out)
@@ -171,12 +215,17 @@ def prepare_slides(slides: Sequence[SlideData], out: str | Path, cfg: dict, work
     obs_cols = {table.store_name(c): kind for c, kind in kinds.items()}
     compression = None if cfg["compression"] in (None, "none") else cfg["compression"]
 
+    if shard is not None and not shard[0].is_main:  # make and spool this rank's units; rank 0 writes the store
+        for _ in _sharded_results(units, jobs, vp, compression, workers, *shard):
+            pass
+        return out
     with create_store(out, n_total, names, vp.morph_size, vp.micro_size, cfg["dtype"], obs_cols, params, meta,
                       compression, views=cfg["views"]) as writer:
         geo = GeometryWriter(writer.h5, n_total, cfg["micro_scale"], len(slides)) if lazy else None
         slide_obs = [table.obs_values(s.cells, kinds) for s in slides]
         start = 0
-        results = _results(units, jobs, vp, compression, workers)
+        results = _results(units, jobs, vp, compression, workers) if shard is None else \
+            _sharded_results(units, jobs, vp, compression, workers, *shard)
         try:
             with Progress("prepare", n_total, enabled=progress) as bar:
                 for unit in units:
