@@ -1,7 +1,7 @@
 """HEST-style gene-expression prediction, an alternative to the MLP decoders of ``evaluate``.
 
 Protocol (after HEST-Benchmark, Jaume et al. 2024), every choice reported in the result's
-``protocol``: targets are log1p(counts) of the selected genes (``genes: hvg`` = the ``n_genes`` most
+``protocol``: targets are log1p(counts) (``targets``; ``counts`` = as given, e.g. proportions) of the selected genes (``genes: hvg`` = the ``n_genes`` most
 variable genes of log1p expression over all cells, label-free; ``all``; or an explicit list). On each
 training split the embedding is standardised and reduced by PCA to ``min(pca_dims, d, n_train - 1)``
 dimensions (``pca_dims: null`` = no PCA), then a ridge regression with HEST's fixed
@@ -23,12 +23,12 @@ from sklearn.linear_model import Ridge
 from sklearn.preprocessing import StandardScaler
 
 from madcell.decode.anndata_decode import embedding_of
-from madcell.decode.transforms import transform_expression
+from madcell.decode.transforms import transform_expression, transform_label
 from madcell.errors import InputError
 from madcell.evaluate.bootstrap import bootstrap_weights, mean_over_last, summarise, weighted_pearson
 from madcell.evaluate.splits import make_splits, resolve_split, slides_of
 
-HEST_DEFAULTS = {"genes": "hvg", "n_genes": 50, "pca_dims": 256, "alpha": "hest"}
+HEST_DEFAULTS = {"genes": "hvg", "n_genes": 50, "pca_dims": 256, "alpha": "hest", "targets": "log1p"}
 
 
 def select_genes(adata: ad.AnnData, genes, n_genes: int) -> list[int]:
@@ -68,7 +68,7 @@ def hest_gene_prediction(adata: ad.AnnData, hest_cfg: Mapping | None, eval_cfg: 
     hc = {**HEST_DEFAULTS, **dict(hest_cfg or {})}
     X, key = embedding_of(adata, key)
     cols = select_genes(adata, hc["genes"], hc["n_genes"])
-    Y = transform_expression(adata.X, "log1p", cols).astype(np.float64)
+    Y = transform_expression(adata.X, hc["targets"], cols).astype(np.float64)
     splits = make_splits(adata, eval_cfg)
     seeds = sorted({s.seed for s in splits})
     preds = {s: np.full_like(Y, np.nan) for s in seeds}
@@ -92,7 +92,7 @@ def hest_gene_prediction(adata: ad.AnnData, hest_cfg: Mapping | None, eval_cfg: 
     return {
         "embedding_key": key,
         "protocol": {
-            "targets": "log1p(counts)",
+            "targets": transform_label(hc["targets"]),
             "gene_selection": (f"top {len(cols)} most variable (log1p, all cells)" if hc["genes"] == "hvg"
                                else "all genes" if hc["genes"] == "all" else "explicit list"),
             "n_genes": len(cols),

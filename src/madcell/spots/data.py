@@ -61,6 +61,22 @@ class SpotData:
         """The spot label tables held in ``counts.obsm`` as DataFrames (e.g. ``proportions``)."""
         return {k: v for k, v in self.counts.obsm.items() if isinstance(v, pd.DataFrame)}
 
+    def add_labels(self, columns: pd.DataFrame | None = None, tables: dict[str, pd.DataFrame] | None = None) -> None:
+        """Join spot labels by spot id: ``columns`` into ``counts.obs``, each table into ``counts.obsm``
+        (spots the labels lack get empty / NaN); an id matching no spot is an InputError."""
+        ids = self.spot_ids
+        for name, df in [("columns", columns), *((tables or {}).items())]:
+            if df is None:
+                continue
+            unknown = pd.Index(df.index.astype(str)).difference(ids)
+            if len(unknown) == len(df):
+                raise InputError(self.source, f"no spot id of the {name} labels matches a spot (e.g. {list(unknown[:3])})")
+        if columns is not None:
+            for c in columns.columns:
+                self.counts.obs[c] = columns[c].reindex(ids).fillna("").astype(str).to_numpy()
+        for name, df in (tables or {}).items():
+            self.counts.obsm[name] = df.reindex(ids).astype(np.float64)
+
     def cells_in_spots(self, cell_xy: np.ndarray):
         """:func:`madcell.spots.assign.assign_cells_to_spots` for these spots (cell centroids in px)."""
         from madcell.spots.assign import assign_cells_to_spots

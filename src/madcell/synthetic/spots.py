@@ -15,6 +15,7 @@ Written to ``out_dir`` (default ``<tissue>/spots_<platform>/``):
   is the full-resolution one);
 * ``filtered_feature_bc_matrix.h5`` (10x HDF5, the in-tissue spots);
 * ``spots_truth.csv``: per lattice spot ``n_cells``, ``n_<type>`` and ``frac_<type>`` for each cell type,
+  ``dominant_type``, ``niche`` (the niche of most of its cells),
   and ``cell_ids`` (``;``-joined) — the known answers;
 * ``spots.json``: platform, geometry in µm and px, and the tissue image's path relative to ``out_dir``.
 """
@@ -105,6 +106,11 @@ def make_spots(tissue_dir: str | Path, platform: str = "visium", out_dir: str | 
         truth[f"n_{t}"] = [int((types[c] == t).sum()) for c in a.cells_of_spot]
     for t in CELL_TYPES:
         truth[f"frac_{t}"] = truth[f"n_{t}"] / np.maximum(n, 1)
+    fracs = truth[[f"frac_{t}" for t in CELL_TYPES]].to_numpy()
+    truth["dominant_type"] = np.where(n > 0, np.asarray(CELL_TYPES)[fracs.argmax(1)], "")
+    if "niche" in cells:  # the niche most of the spot's cells are in (ties: first in sorted order)
+        niche = cells["niche"].astype(str).to_numpy()
+        truth["niche"] = [pd.Series(niche[c]).value_counts().sort_index().idxmax() if len(c) else "" for c in a.cells_of_spot]
     truth["cell_ids"] = [";".join(cells["cell_id"].to_numpy()[c]) for c in a.cells_of_spot]
     with atomic_path(out / "spots_truth.csv") as tmp:
         truth.to_csv(tmp, index=False)
@@ -117,3 +123,16 @@ def make_spots(tissue_dir: str | Path, platform: str = "visium", out_dir: str | 
         "n_spots": len(lattice), "n_spots_in_tissue": int(keep.sum()), "cells_in_spots": int(n.sum()),
         "n_cells": len(cells), "image": str(image)}, indent=2))
     return out
+
+
+def read_spot_truth(spot_dir: str | Path) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """The known answers of :func:`make_spots` as spot labels: (columns ``dominant_type``, ``niche``;
+    ``{"composition": frac_<type> table}``), indexed by barcode (see :meth:`SpotData.add_labels`)."""
+    path = Path(spot_dir) / "spots_truth.csv"
+    if not path.is_file():
+        raise InputError(path, "no spots_truth.csv: not a synthetic spot grid")
+    t = pd.read_csv(path, keep_default_na=False).set_index("barcode")
+    t.index = t.index.astype(str)
+    frac = [c for c in t.columns if c.startswith("frac_")]
+    comp = t[frac].rename(columns=lambda c: c[len("frac_"):]).astype(np.float64)
+    return t[[c for c in ("dominant_type", "niche") if c in t.columns]], {"composition": comp}
