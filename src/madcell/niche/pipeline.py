@@ -62,6 +62,22 @@ def _inputs(adata: ad.AnnData, c: dict) -> tuple[np.ndarray, np.ndarray, np.ndar
     return feats, xy, slides, key, unit
 
 
+def distil_student(feats: np.ndarray, xy: np.ndarray, graph, t_proba: np.ndarray, train: np.ndarray, fit: np.ndarray,
+                   val: np.ndarray, c: dict, seed: int) -> dict:
+    """The student (``c['student']``) distilled from ``t_proba`` on the ``fit`` cells, early-stopped on ``val``,
+    features standardised on ``train``; returns model, batches, history, every cell's probabilities."""
+    device = c["device"] if c["device"] != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    nbr_idx, nbr_mask = neighbour_lists(graph, xy, c["max_neighbours"])
+    d = np.linalg.norm(xy[nbr_idx] - xy[:, None], axis=2)[nbr_mask]
+    pos_scale = float(np.median(d)) if d.size and np.median(d) > 0 else 1.0
+    batches = NeighbourBatches(feats, xy, nbr_idx, nbr_mask, fit_on=train, device=device)
+    model = build_student(c["student"], feats.shape[1], t_proba.shape[1], c, pos_scale)
+    status("niche: distilling the %s student (at most %d epochs)", c["student"], int(c["max_epochs"]))
+    hist = train_student(model, batches, t_proba, np.flatnonzero(fit), np.flatnonzero(val), c, seed)
+    return {"model": model, "batches": batches, "hist": hist, "proba": predict_student(model, batches, len(feats)),
+            "pos_scale": pos_scale, "device": device}
+
+
 @single_threaded
 def run_niche(adata: ad.AnnData, cfg: dict | None = None, out_dir: str | Path | None = None) -> tuple[ad.AnnData, dict]:
     """Annotate ``adata`` in place with teacher / student / baseline niches; return it and the metrics."""
@@ -94,15 +110,9 @@ def run_niche(adata: ad.AnnData, cfg: dict | None = None, out_dir: str | Path | 
     t_proba = teacher.predict_proba(comp)
     t_lab = t_proba.argmax(1)
 
-    device = c["device"] if c["device"] != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
-    nbr_idx, nbr_mask = neighbour_lists(graph, xy, c["max_neighbours"])
-    d = np.linalg.norm(xy[nbr_idx] - xy[:, None], axis=2)[nbr_mask]
-    pos_scale = float(np.median(d)) if d.size and np.median(d) > 0 else 1.0
-    batches = NeighbourBatches(feats, xy, nbr_idx, nbr_mask, fit_on=train, device=device)
-    model = build_student(c["student"], feats.shape[1], teacher.n_niches, c, pos_scale)
-    status("niche: distilling the %s student (at most %d epochs)", c["student"], int(c["max_epochs"]))
-    hist = train_student(model, batches, t_proba, np.flatnonzero(fit), np.flatnonzero(val), c, seed)
-    s_proba = predict_student(model, batches, adata.n_obs)
+    st = distil_student(feats, xy, graph, t_proba, train, fit, val, c, seed)
+    model, batches, hist, s_proba, pos_scale, device = (st[k] for k in ("model", "batches", "hist", "proba",
+                                                                          "pos_scale", "device"))
 
     preds = {"student": (s_proba.argmax(1), s_proba)}
     status("niche: clustering baselines and held-out scores")
