@@ -6,7 +6,7 @@
 The slide comes from :func:`madcell.synthetic.make_tissue` (made once into ``--data`` and reused).
 Each run is a fresh subprocess (so ``ru_maxrss`` is that run's own): ``wN-COMP`` = ``N`` workers,
 view compression ``COMP`` (lzf | none), default view sizes 70 / 224; a ``-lazy`` suffix writes lazy
-views (``prepare.views: lazy``: the normalised slide + geometry; COMP then applies to the slide). Reported per run: wall time,
+views (``prepare.views: lazy``: the normalised slide + geometry; COMP is then ``prepare.lazy_compression``). Reported per run: wall time,
 cells/s, cells per CPU-second (user + sys of the run and its workers: the per-core rate, robust to
 other jobs sharing the machine), store bytes per cell, and peak RSS of the main process and of the
 largest worker (``RUSAGE_SELF`` / ``RUSAGE_CHILDREN``). Prints Markdown rows.
@@ -33,7 +33,7 @@ def one_run(data: Path, out: Path, workers: int, compression: str, tile: int | N
     from madcell.views import prepare_slides
 
     slides = read_input(data)
-    cfg = dict(default_config()["prepare"], compression=compression, views=views)
+    cfg = dict(default_config()["prepare"], compression=compression, views=views, lazy_compression=compression)
     if sizes:
         cfg["morph_size"], cfg["micro_size"] = sizes
     if tile:

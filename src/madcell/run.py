@@ -33,11 +33,30 @@ def label_columns(store, max_classes: int = 200) -> list[str]:
             if 2 <= obs[c].dropna().astype(str).replace("", None).dropna().nunique() <= max_classes]
 
 
-def _plan_file(out: Path, plan: dict) -> None:
+class StepRunner:
+    """Runs a pipeline's steps: a step whose output exists (or whose ``done()`` says so) is skipped."""
+
+    def __init__(self, log: Callable[[str], None]):
+        self.log, self.paths, self.seconds = log, {}, {}
+
+    def __call__(self, name: str, target: Path, work: Callable[[], object], done: Callable[[], bool] | None = None) -> Path:
+        if done() if done else target.exists():
+            self.log(f"[{name}] cached: {target}")
+        else:
+            self.log(f"[{name}] ...")
+            t0 = time.perf_counter()
+            work()
+            self.seconds[name] = round(time.perf_counter() - t0, 1)
+            self.log(f"[{name}] done in {self.seconds[name]:.0f} s -> {target}")
+        self.paths[name] = target
+        return target
+
+
+def plan_file(out: Path, plan: dict, keys: Sequence[str] = PLAN_KEYS) -> None:
     path = out / "run.json"
     if path.exists():
         old = json.loads(path.read_text())
-        diff = [k for k in PLAN_KEYS if old.get(k) != plan.get(k)]
+        diff = [k for k in keys if old.get(k) != plan.get(k)]
         if diff:
             raise InputError(out, f"holds a run made with other settings ({', '.join(diff)} differ); choose another "
                                   "--out, or delete the folder to start over")
@@ -65,59 +84,19 @@ def run_pipeline(input: str | Path, out: str | Path, config: str = "cpu-tiny", o
     plan = {"input": str(Path(input).resolve()), "format": format, "reader_options": reader_options or {},
             "config": str(config), "overrides": list(overrides or []), "max_steps": max_steps,
             "time_budget_s": time_budget_s, "labels": str(Path(labels).resolve()) if labels else None}
-    _plan_file(out, plan)
+    plan_file(out, plan)
     gene_sets = None
     if gmt is not None:
         from madcell.analysis.genesets import read_gmt
 
         gene_sets = read_gmt(gmt)  # a bad GMT fails before hours of work
-    paths: dict = {}
-    seconds: dict = {}
-
-    def step(name: str, target: Path, work: Callable[[], object], done: Callable[[], bool] | None = None) -> Path:
-        finished = done() if done else target.exists()
-        if finished:
-            log(f"[{name}] cached: {target}")
-        else:
-            log(f"[{name}] ...")
-            t0 = time.perf_counter()
-            work()
-            seconds[name] = round(time.perf_counter() - t0, 1)
-            log(f"[{name}] done in {seconds[name]:.0f} s -> {target}")
-        paths[name] = target
-        return target
-
+    step = StepRunner(log)
     from madcell.views import prepare
 
     store = step("prepare", out / "store.h5", lambda: prepare(input, out / "store.h5", format=format, config=config,
                                                                 overrides=list(overrides or []) or None, progress=progress,
                                                                 reader_options=reader_options or None, labels=labels))
-    run_dir = out / "run"
-
-    def train() -> None:
-        from madcell.train import pretrain
-
-        c = load_config(config, list(overrides or []) or None)
-        if time_budget_s is not None:
-            c["train"]["time_budget_s"] = float(time_budget_s)
-        resume = (run_dir / "checkpoints" / "last.pt").exists()
-        pretrain(store, None if resume else c, run_dir, resume=resume, max_steps=None if resume else max_steps,
-                 progress=progress)
-
-    def trained() -> bool:
-        s = run_dir / "summary.json"
-        return s.exists() and bool(json.loads(s.read_text()).get("finished"))
-
-    step("pretrain", run_dir, train, trained)
-
-    def embed() -> None:
-        from madcell.embed import embed_store
-        from madcell.models import Encoder
-
-        embed_store(open_views(store), Encoder.load(run_dir), out / "embedding.h5ad", info={"run": str(run_dir.resolve())},
-                    progress=progress)
-
-    emb = step("embed", out / "embedding.h5ad", embed)
+    run_dir, emb = train_and_embed(step, store, out, config, overrides, max_steps, time_budget_s, progress)
     views = open_views(store)
     cols, has_expr = label_columns(views), views.has_expression
     source = emb
@@ -154,7 +133,42 @@ def run_pipeline(input: str | Path, out: str | Path, config: str = "cpu-tiny", o
         atomic_write_text(path, path.read_text() + "\n" + text)
 
     step("report", out / "report" / "report.md", report, lambda: not fresh and (out / "report" / "report.md").exists())
-    return {"paths": {k: str(v) for k, v in paths.items()}, "seconds": seconds, "labels": cols, "expression": has_expr}
+    return {"paths": {k: str(v) for k, v in step.paths.items()}, "seconds": step.seconds, "labels": cols,
+            "expression": has_expr}
+
+
+def train_and_embed(step: StepRunner, store: Path, out: Path, config: str, overrides, max_steps, time_budget_s,
+                    progress: bool) -> tuple[Path, Path]:
+    """The pretrain (resumable) and embed steps: ``OUT/run``, ``OUT/embedding.h5ad``."""
+    from madcell.config import load_config
+
+    run_dir = out / "run"
+
+    def train() -> None:
+        from madcell.train import pretrain
+
+        c = load_config(config, list(overrides or []) or None)
+        if time_budget_s is not None:
+            c["train"]["time_budget_s"] = float(time_budget_s)
+        resume = (run_dir / "checkpoints" / "last.pt").exists()
+        pretrain(store, None if resume else c, run_dir, resume=resume, max_steps=None if resume else max_steps,
+                 progress=progress)
+
+    def trained() -> bool:
+        s = run_dir / "summary.json"
+        return s.exists() and bool(json.loads(s.read_text()).get("finished"))
+
+    step("pretrain", run_dir, train, trained)
+
+    def embed() -> None:
+        from madcell.embed import embed_store
+        from madcell.models import Encoder
+
+        embed_store(open_views(store), Encoder.load(run_dir), out / "embedding.h5ad", info={"run": str(run_dir.resolve())},
+                    progress=progress)
+
+    emb = step("embed", out / "embedding.h5ad", embed)
+    return run_dir, emb
 
 
 def _decode_and_evaluate(out: Path, emb: Path, cols: list[str], has_expr: bool, cfg: dict, step) -> Path:

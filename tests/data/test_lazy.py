@@ -53,7 +53,7 @@ def _assert_same_views(a, b, idx=slice(None)):
 @pytest.mark.parametrize("compression", ["none", "lzf"])
 def test_lazy_views_equal_materialised(tmp_path, scale, compression):
     s = make_toy_slide(height=400, width=450, gradient=0.4)
-    a, b = _pair(tmp_path, [s], micro_scale=scale, compression=compression, flatfield=True)
+    a, b = _pair(tmp_path, [s], micro_scale=scale, lazy_compression=compression, flatfield=True)
     assert list(a.cell_ids) == list(b.cell_ids) and b.identity() == a.identity()
     _assert_same_views(a, b)
     _assert_same_views(a, b, [7, 3, 7, 200])  # unsorted, repeated
@@ -90,7 +90,7 @@ def test_two_slides_and_huge_cells(tmp_path, monkeypatch):
 
 def test_lazy_store_is_smaller_and_has_a_pyramid(tmp_path):
     s = make_toy_slide(height=1200, width=1100, spacing=20)
-    a, b = _pair(tmp_path, [s], compression="none")
+    a, b = _pair(tmp_path, [s])
     assert b.path.stat().st_size < a.path.stat().st_size / 5
     lv0, lv1 = np.asarray(b.level(0, 0)).astype(float), np.asarray(b.level(0, 1)).astype(float)
     assert lv1.shape == (3, 600, 550)

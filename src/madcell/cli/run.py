@@ -12,12 +12,12 @@ from madcell.cli.common import console, guarded
 
 @guarded
 def run_cmd(
-    input: Path = typer.Argument(..., help="Input folder (Xenium, CosMx, MERSCOPE, generic) or a YAML manifest."),
+    input: Path = typer.Argument(..., help="Input folder (Xenium, CosMx, MERSCOPE, generic) or a YAML manifest; or an H&E + spots folder (Space Ranger outs, legacy ST, HEST .h5ad): then the cells are segmented first and scored per spot."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder (store, run, embedding, decoders, eval, analysis, report)."),
     config: str = typer.Option("cpu-tiny", "--config", "-c", help="Preset or YAML file: cpu-tiny (laptop), vit-s, paper-vitl14 (GPU)."),
     steps: Optional[int] = typer.Option(None, "--steps", help="Optimiser steps of the pretraining (default: the preset's plan)."),
     time_budget: Optional[float] = typer.Option(None, "--time-budget", help="Plan the pretraining to end within this many seconds instead."),
-    format: str = typer.Option("auto", "--format", help="auto | generic | xenium | cosmx | merscope."),
+    format: str = typer.Option("auto", "--format", help="auto | generic | xenium | cosmx | merscope | spaceranger | legacy_st | hest."),
     option: Optional[List[str]] = typer.Option(None, "--option", help="Reader option key=value (repeatable), e.g. --option pixel_size_um=0.12028."),
     set_: Optional[List[str]] = typer.Option(None, "--set", help="Config override section.key=value (repeatable)."),
     labels: Optional[Path] = typer.Option(None, "--labels", help="CSV/TSV/parquet: cell_id + label columns (vendor clusters are read automatically)."),
@@ -25,6 +25,9 @@ def run_cmd(
     root: Optional[str] = typer.Option(None, "--root", help="Pseudotime root: COLUMN=VALUE or a cell id."),
     method: str = typer.Option("leiden", "--method", help="Clustering of the embedding: leiden | louvain."),
     resolution: float = typer.Option(1.0, "--resolution", help="Clustering resolution."),
+    baselines: str = typer.Option("pca,untrained", "--baselines", help="H&E + spots: baselines scored next to MAD (comma-separated; '' for none)."),
+    niche_source: str = typer.Option("expression", "--niche-source", help="H&E + spots: teacher niches from spot 'expression' or a spot table (e.g. proportions)."),
+    k_niches: Optional[int] = typer.Option(None, "--k-niches", help="H&E + spots: number of teacher niches (default: niche.k_niches)."),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
     """prepare -> pretrain -> embed -> decode + evaluate (with expression / labels) -> analyze -> report.
@@ -45,12 +48,43 @@ def run_cmd(
     def log(msg: str) -> None:
         console.print(msg, highlight=False, markup=False)
 
+    if _is_spot_input(input, format):
+        from madcell.spots.run import run_spot_pipeline
+
+        base = {b.strip(): ({"preset": config} if b.strip() == "untrained" else {}) for b in baselines.split(",") if b.strip()}
+        niche = {"source": niche_source, **({"k_niches": k_niches} if k_niches is not None else {})}
+        res = run_spot_pipeline(input, out, config, set_ or None, steps, time_budget, parse_overrides(option or []) or None,
+                                baselines=base, niche=niche, log=log, progress=progress)
+        log("seconds per step: " + ", ".join(f"{k} {v:.0f}" for k, v in res["seconds"].items()))
+        log(f"report -> {res['paths']['report']}")
+        return
     res = run_pipeline(input, out, config, set_ or None, steps, time_budget, format,
                        parse_overrides(option or []) or None, labels, gmt, root, method, resolution, log, progress)
     log(f"labels used: {', '.join(res['labels']) or 'none'}; expression: {'yes' if res['expression'] else 'no'}")
     if res["seconds"]:
         log("seconds per step: " + ", ".join(f"{k} {v:.0f}" for k, v in res["seconds"].items()))
     log(f"report -> {res['paths']['report']}")
+
+
+def _is_spot_input(path: Path, format: str) -> bool:
+    """H&E + spots (Space Ranger, legacy ST, HEST) rather than cells with masks: by ``--format``, or detected."""
+    from madcell.errors import InputError
+    from madcell.io.read import detect_format
+    from madcell.spots import READERS, detect_spot_format
+
+    if format != "auto":
+        return format in READERS
+    if path.suffix in (".yaml", ".yml"):
+        return False
+    try:
+        detect_format(path)
+        return False
+    except InputError as cells_error:
+        try:
+            detect_spot_format(path)
+            return True
+        except InputError:
+            raise cells_error from None
 
 
 def register(app: typer.Typer) -> None:

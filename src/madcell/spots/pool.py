@@ -70,6 +70,7 @@ def pool_to_spots(cells: ad.AnnData, spots: SpotData, radius_factor: float = 1.0
     out.uns["madcell_spots"] = {
         "platform": spots.platform, "um_per_px": float(spots.um_per_px), "um_per_px_source": spots.um_per_px_source,
         "spot_diameter_um": float(spots.spot_diameter_um), "radius_factor": float(radius_factor),
+        "pool_radius_px": float(spots.spot_radius_px * radius_factor),
         "min_cells": int(min_cells), "n_spots_in_tissue": int(len(n)), "n_spots_kept": int(keep.sum()),
         "n_cells": int(cells.n_obs), "n_cells_under_spots": int((assign.spot_of_cell >= 0).sum()),
         "cells_per_spot_median": float(np.median(n[keep])), "label_tables": tables, "source": str(spots.source),

@@ -239,7 +239,8 @@ def _prepare(slides, out, cfg, workers, progress, shard) -> Path:
                           enabled=progress) as bar:
                 for k, job in enumerate(jobs):
                     levels = write_slide(geo.slides.create_group(str(k)), job.slide, job.channels, job.norm,
-                                         compression, int(cfg["tile_size"]), bar.advance)
+                                         None if cfg["lazy_compression"] in (None, "none") else "lzf",
+                                         int(cfg["tile_size"]), bar.advance)
                     meta[slide_ids[k]]["levels"] = levels
             writer.h5.attrs["slides"] = json.dumps(meta, default=str)
         if expression is not None:

@@ -42,6 +42,8 @@ def check_config(cfg: dict) -> None:
         raise InputError("prepare.views", f"must be materialised or lazy, not {cfg['views']!r}")
     if cfg["views"] == "lazy" and cfg["dtype"] != "uint8":
         raise InputError("prepare.dtype", "lazy views store the slide as uint8: use dtype uint8 with views lazy")
+    if cfg["lazy_compression"] not in ("lzf", "none", None):
+        raise InputError("prepare.lazy_compression", f"must be lzf or none, not {cfg['lazy_compression']!r}")
     if cfg["compression"] not in ("lzf", "none", None):
         raise InputError("prepare.compression", f"must be lzf or none, not {cfg['compression']!r}")
     if int(cfg["tile_size"]) < 64:
