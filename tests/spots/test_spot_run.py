@@ -59,6 +59,11 @@ def test_spot_input_needs_its_image(he, tmp_path):
     res = CliRunner().invoke(app, ["run", str(spots_dir), "--out", str(tmp_path / "o"), "--no-progress"])
     assert res.exit_code == 2 and "image" in res.output
     assert not (tmp_path / "o" / "store.h5").exists()
+    res = CliRunner().invoke(app, ["run", str(spots_dir), "--out", str(tmp_path / "f"), "--baselines", "pca,frozen"])
+    assert res.exit_code == 2 and "--frozen-weights" in res.output  # never downloaded
+    res = CliRunner().invoke(app, ["run", str(spots_dir), "--out", str(tmp_path / "f"), "--frozen-weights",
+                                   str(tmp_path / "none.safetensors")])
+    assert res.exit_code == 2 and "does not exist" in res.output
 
 
 def test_student_scored_on_held_out_spots_against_baselines(he, one_thread):

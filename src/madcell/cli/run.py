@@ -25,7 +25,9 @@ def run_cmd(
     root: Optional[str] = typer.Option(None, "--root", help="Pseudotime root: COLUMN=VALUE or a cell id."),
     method: str = typer.Option("leiden", "--method", help="Clustering of the embedding: leiden | louvain."),
     resolution: float = typer.Option(1.0, "--resolution", help="Clustering resolution."),
-    baselines: str = typer.Option("pca,untrained", "--baselines", help="H&E + spots: baselines scored next to MAD (comma-separated; '' for none)."),
+    baselines: str = typer.Option("pca,untrained", "--baselines", help="H&E + spots: baselines scored next to MAD (comma-separated; '' for none; 'frozen' needs --frozen-weights)."),
+    frozen_weights: Optional[Path] = typer.Option(None, "--frozen-weights", help="H&E + spots: local weights file of a frozen encoder (e.g. UNI, DINOv2), scored as baseline 'frozen'."),
+    frozen_model: str = typer.Option("vit_large_patch16_224", "--frozen-model", help="timm name of the frozen encoder (e.g. vit_large_patch14_dinov2.lvd142m)."),
     niche_source: str = typer.Option("expression", "--niche-source", help="H&E + spots: teacher niches from spot 'expression' or a spot table (e.g. proportions)."),
     k_niches: Optional[int] = typer.Option(None, "--k-niches", help="H&E + spots: number of teacher niches (default: niche.k_niches)."),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
@@ -52,6 +54,12 @@ def run_cmd(
         from madcell.spots.run import run_spot_pipeline
 
         base = {b.strip(): ({"preset": config} if b.strip() == "untrained" else {}) for b in baselines.split(",") if b.strip()}
+        if frozen_weights is not None:
+            if not frozen_weights.is_file():
+                raise InputError(frozen_weights, "frozen encoder weights file does not exist")
+            base["frozen"] = {"model": frozen_model, "weights": str(frozen_weights.resolve())}
+        elif "frozen" in base:
+            raise InputError("--baselines", "frozen needs --frozen-weights PATH (nothing is downloaded)")
         niche = {"source": niche_source, **({"k_niches": k_niches} if k_niches is not None else {})}
         res = run_spot_pipeline(input, out, config, set_ or None, steps, time_budget, parse_overrides(option or []) or None,
                                 baselines=base, niche=niche, log=log, progress=progress)

@@ -18,6 +18,7 @@ from typing import Mapping, Sequence
 
 import anndata as ad
 import numpy as np
+import pandas as pd
 
 from madcell.benchmark.hest import HEST_DEFAULTS, hest_gene_prediction, select_genes
 from madcell.config import default_config, merge
@@ -45,8 +46,17 @@ def evaluate_spots(spots: ad.AnnData, keys: Sequence[str] | None = None, cfg: Ma
     info = spots.uns.get("madcell_spots", {})
     labels = list(info.get("label_columns", [])) if labels is None else list(labels)
     labels = [c for c in labels if spots.obs[c].nunique() > 1]
+    seen, kept = set(), []  # a column that only renames another (a cluster and its annotation) is scored once
+    for c in labels:
+        f = tuple(pd.factorize(spots.obs[c].astype(str))[0])
+        if f not in seen:
+            seen.add(f)
+            kept.append(c)
+    labels = kept
     genes = [str(spots.var_names[c]) for c in select_genes(spots, hc["genes"], hc["n_genes"])] if spots.n_vars else None
-    out: dict = {"n_spots": int(spots.n_obs), "genes": genes, "labels": labels, "spots": dict(info), "methods": {}}
+    out: dict = {"n_spots": int(spots.n_obs), "genes": genes, "labels": labels, "spots": dict(info), "methods": {},
+                 "gene_selection": (f"top {hc['n_genes']} most variable (log1p, all spots)" if hc["genes"] == "hvg"
+                                    else str(hc["genes"]))}
     for key in keys or embedding_keys(spots):
         res: dict = {}
         if genes:

@@ -74,7 +74,7 @@ def make_spots(tissue_dir: str | Path, platform: str = "visium", out_dir: str | 
             raise InputError(tissue / name, "synthetic tissue file does not exist (write the tissue with madcell synth)")
     info = json.loads((tissue / "synth.json").read_text())
     ps = float(info["pixel_size_um"])
-    cells = pd.read_parquet(tissue / "cells.parquet", columns=["cell_id", "x_px", "y_px", "cell_type"])
+    cells = pd.read_parquet(tissue / "cells.parquet")
     expr = ad.read_h5ad(tissue / "expression.h5ad")
     X = expr[cells["cell_id"].to_numpy()].X
     geo = PLATFORMS[platform]

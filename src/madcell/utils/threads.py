@@ -2,8 +2,10 @@
 
 * :func:`quiet_openmp` (called by ``import madcell``, before torch loads): OpenMP threads that wait
   *passively* (``OMP_WAIT_POLICY=PASSIVE``, ``KMP_BLOCKTIME=0``) instead of spinning. A spinning
-  worker on a core another process needs slows both many-fold: cpu-tiny training fell from ~100 to
-  7-15 cells/s next to one busy process (BENCHMARKS.md). Values the user set are kept.
+  worker on a core another process needs slows both many-fold: next to one busy process cpu-tiny
+  training ran at 11 cells/s spinning and 25 passive; the price is idle speed (27 instead of 43 cells/s
+  on the 2-core VM, BENCHMARKS.md "Scale"). Values the user set are kept (``OMP_WAIT_POLICY=ACTIVE``
+  on a dedicated machine).
 * :func:`available_cpus` — the CPUs this process may run on (its affinity mask: a container or a
   ``taskset`` slot, not the whole machine, which torch's default counts).
 * :func:`set_threads` — torch intra-op threads = ``n`` (``madcell --threads N``), by default torch's
