@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import h5py
 import numpy as np
+import torch
 
 from madcell.io.base import SlideData
 from madcell.views.normalize import ChannelNorm, read_channels
+from madcell.views.resize import quantize
 
 CHUNK = 256
 MIN_LEVEL_SIDE = 512  # pyramid levels stop once the slide's longer side is below this
@@ -48,9 +50,8 @@ def _block_mean(x: np.ndarray, f: int) -> np.ndarray:
     return s / cnt.reshape(hh // f, f, ww // f, f).sum((1, 3))
 
 
-def to_uint8(x: np.ndarray) -> np.ndarray:
-    """0-1 float -> uint8, rounded (as :func:`madcell.views.resize.quantize`)."""
-    return np.clip(np.rint(x * 255.0), 0, 255).astype(np.uint8)
+def _uint8(x: np.ndarray) -> np.ndarray:
+    return quantize(torch.from_numpy(x), "uint8")  # rounded as the materialised views are
 
 
 def write_slide(group: h5py.Group, slide: SlideData, channels: list[int], norm: ChannelNorm, compression: str | None,
@@ -72,12 +73,12 @@ def write_slide(group: h5py.Group, slide: SlideData, channels: list[int], norm: 
         for x0 in range(0, W, tile):
             y1, x1 = min(y0 + tile, H), min(x0 + tile, W)
             win = norm.apply(read_channels(slide, channels, y0, y1, x0, x1), y0, x0, (H, W))
-            ds[0][:, y0:y1, x0:x1] = to_uint8(win)
+            ds[0][:, y0:y1, x0:x1] = _uint8(win)
             part = win
             for k in range(1, L):  # each level from the unrounded one above (tiles are block-aligned)
                 part = _block_mean(part, 2)
                 f = 2 ** k
-                ds[k][:, y0 // f:y0 // f + part.shape[1], x0 // f:x0 // f + part.shape[2]] = to_uint8(part)
+                ds[k][:, y0 // f:y0 // f + part.shape[1], x0 // f:x0 // f + part.shape[2]] = _uint8(part)
             if progress is not None:
                 progress((y1 - y0) * (x1 - x0))
     return L
@@ -86,7 +87,7 @@ def write_slide(group: h5py.Group, slide: SlideData, channels: list[int], norm: 
 class GeometryWriter:
     """Appends the lazy geometry of consecutive cells (units arrive in store order)."""
 
-    def __init__(self, h5: h5py.File, n_cells: int, micro_scale: str, n_slides: int):
+    def __init__(self, h5: h5py.File, n_cells: int, micro_scale: str):
         g = h5.require_group("lazy")
         g.attrs["micro_scale"] = micro_scale
         self.g = g

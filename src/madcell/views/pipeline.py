@@ -221,7 +221,7 @@ def _prepare(slides, out, cfg, workers, progress, shard) -> Path:
         return out
     with create_store(out, n_total, names, vp.morph_size, vp.micro_size, cfg["dtype"], obs_cols, params, meta,
                       compression, views=cfg["views"]) as writer:
-        geo = GeometryWriter(writer.h5, n_total, cfg["micro_scale"], len(slides)) if lazy else None
+        geo = GeometryWriter(writer.h5, n_total, cfg["micro_scale"]) if lazy else None
         slide_obs = [table.obs_values(s.cells, kinds) for s in slides]
         start = 0
         results = _results(units, jobs, vp, compression, workers) if shard is None else \
