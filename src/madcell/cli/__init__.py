@@ -28,7 +28,7 @@ def _main(threads: int = typer.Option(0, "--threads", help="Torch threads (defau
     set_threads(threads or None)
 
 
-_ORDER = ["run", "synth", "segment", "prepare", "pretrain", "embed", "decode", "evaluate", "analyze", "predict", "report", "niche", "benchmark", "demo"]
+_ORDER = ["run", "synth", "segment", "prepare", "pretrain", "embed", "decode", "evaluate", "analyze", "predict", "report", "niche", "export", "benchmark", "demo"]
 
 
 def _register_all() -> None:

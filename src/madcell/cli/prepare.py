@@ -12,9 +12,9 @@ from madcell.cli.common import console, guarded
 
 @guarded
 def prepare(
-    input: Path = typer.Argument(..., help="Input folder (generic, Xenium, CosMx, MERSCOPE) or a YAML manifest of several."),
+    input: Path = typer.Argument(..., help="Input folder (generic, Xenium, CosMx, MERSCOPE, SpatialData .zarr) or a YAML manifest of several."),
     out: Path = typer.Option(..., "--out", help="Output view store (.h5); written atomically."),
-    format: str = typer.Option("auto", "--format", help="auto | generic | xenium | cosmx | merscope."),
+    format: str = typer.Option("auto", "--format", help="auto | generic | xenium | cosmx | merscope | spatialdata (a SpatialData .zarr; needs madcell[spatialdata])."),
     config: Optional[Path] = typer.Option(None, "--config", help="Config preset name or YAML file (its prepare section is used)."),
     set_: Optional[List[str]] = typer.Option(None, "--set", help="Override a config key, e.g. --set prepare.micro_size=112 (repeatable)."),
     option: Optional[List[str]] = typer.Option(None, "--option", help="Reader option key=value (repeatable; YAML values), e.g. --option pixel_size_um=1.7 --option 'origin_um=[995.5, 998.9]'."),

@@ -24,6 +24,7 @@ from madcell.io.base import SlideData
 from madcell.io.cosmx import read_cosmx
 from madcell.io.generic import IMAGE_NAMES, read_generic
 from madcell.io.merscope import read_merscope
+from madcell.io.spatialdata import is_spatialdata, read_spatialdata
 from madcell.io.xenium import read_xenium
 
 READERS: dict[str, Callable[..., list[SlideData]]] = {
@@ -31,11 +32,12 @@ READERS: dict[str, Callable[..., list[SlideData]]] = {
     "xenium": read_xenium,
     "cosmx": read_cosmx,
     "merscope": read_merscope,
+    "spatialdata": read_spatialdata,
 }
 
 
 def detect_format(path: str | Path) -> str:
-    """``xenium`` | ``cosmx`` | ``merscope`` | ``generic`` from the files a folder holds."""
+    """``spatialdata`` | ``xenium`` | ``cosmx`` | ``merscope`` | ``generic`` from the files a folder holds."""
     folder = Path(path)
     if not folder.exists():
         raise InputError(folder, "does not exist")
@@ -44,6 +46,9 @@ def detect_format(path: str | Path) -> str:
 
     def has(*patterns: str) -> bool:
         return any(next(folder.glob(p), None) is not None for p in patterns)
+
+    if is_spatialdata(folder):
+        return "spatialdata"
 
     if has("cells.parquet", "cells.csv.gz") and has("cell_feature_matrix.h5") and \
             has("morphology*.ome.tif", "morphology_focus/*.ome.tif"):
@@ -55,7 +60,7 @@ def detect_format(path: str | Path) -> str:
         return "merscope"
     if has(*IMAGE_NAMES):
         return "generic"
-    raise InputError(folder, "unknown input format: not Xenium outs (cells.parquet + cell_feature_matrix.h5 + "
+    raise InputError(folder, "unknown input format: not a SpatialData zarr, not Xenium outs (cells.parquet + cell_feature_matrix.h5 + "
                      "morphology*.ome.tif), CosMx (CellLabels/ + CellComposite/ + *_tx_file.csv), MERSCOPE "
                      f"(images/ + cell_boundaries/) nor a generic folder ({' | '.join(IMAGE_NAMES)} + labels/polygons)")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from pathlib import Path
 from typing import Iterator
 
@@ -31,7 +32,7 @@ def remove_stale_partials(target: str | Path) -> list[Path]:
         pid = p.name[len(f".{target.name}.partial-"):].split(".")[0]
         if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
             with contextlib.suppress(FileNotFoundError):
-                p.unlink()
+                shutil.rmtree(p) if p.is_dir() else p.unlink()
                 removed.append(p)
     return removed
 
@@ -41,7 +42,7 @@ def atomic_path(target: str | Path, suffix: str | None = None) -> Iterator[Path]
     """Yield a temporary path next to ``target``; rename it to ``target`` if the block succeeds.
 
     The temporary name keeps the target's suffix (``.h5``, ``.pt``...) so libraries that dispatch on
-    the extension still work. On any exception the temporary file is removed and the target is left
+    the extension still work. The target may be a folder (a zarr store) that does not exist yet. On any exception the temporary file is removed and the target is left
     untouched (an existing target survives).
     """
     target = Path(target)
@@ -54,7 +55,7 @@ def atomic_path(target: str | Path, suffix: str | None = None) -> Iterator[Path]
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+            shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink()
         raise
 
 
