@@ -7,11 +7,12 @@ export OMP_NUM_THREADS ?= 2
 
 .PHONY: demo test venv benchmark clean
 
-# The stamp is rebuilt whenever pyproject.toml changes (refresh), or when the venv is missing.
+# The venv gets the optional SpatialData group too, so that its tests run in CI (a plain
+# `pip install madcell` stays without it). The stamp is rebuilt whenever pyproject.toml changes (refresh), or when the venv is missing.
 $(VENV)/.madcell-installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[test]"
+	$(PY) -m pip install -q -e ".[test,spatialdata]"
 	touch $@
 
 venv: $(VENV)/.madcell-installed

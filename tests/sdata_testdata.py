@@ -8,9 +8,21 @@ grid (half the image's resolution). Label 13 is in the mask but has no table row
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
+
+
+def spatialdata_or_skip():
+    """The spatialdata module; skipped without the optional group, except in CI (`make test` installs
+    it there, so a missing install must fail, not skip)."""
+    if os.environ.get("CI"):
+        import spatialdata
+
+        return spatialdata
+    return pytest.importorskip("spatialdata")
 
 H = W = 400
 PS, ORIGIN = 0.5, (10.0, 20.0)
@@ -30,20 +42,25 @@ def _disks(h: int, w: int, scale: float, extra: bool) -> np.ndarray:
     return lab
 
 
-def build(path, shapes: bool = False, two_images: bool = False):
-    """Write the object to ``path`` (a .zarr folder); returns (path, table AnnData)."""
-    sd = pytest.importorskip("spatialdata")
+def build(path, shapes: bool = False, two_images: bool = False, pixel_system: bool = False):
+    """Write the object to ``path`` (a .zarr folder); returns (path, table AnnData).
+
+    ``pixel_system``: like spatialdata-io's Xenium objects, ``global`` is the image's own pixels (identity
+    for the image) and the table's ``obsm['spatial']`` holds the cells' µm centroids."""
+    sd = spatialdata_or_skip()
     import anndata as ad
     import geopandas as gpd
     import shapely
     from spatialdata.models import Image2DModel, Labels2DModel, ShapesModel, TableModel
-    from spatialdata.transformations import Scale, Sequence, Translation
+    from spatialdata.transformations import Identity, Scale, Sequence, Translation
 
     rng = np.random.default_rng(0)
     img = rng.integers(0, 40, (3, H, W)).astype(np.uint16)
     img[0][_disks(H, W, 1.0, False) > 0] += 900  # bright nuclei in channel 0
     px_to_um = Sequence([Scale([PS, PS], axes=("x", "y")),
                          Translation([ORIGIN[0] - PS / 2, ORIGIN[1] - PS / 2], axes=("x", "y"))])
+    if pixel_system:
+        px_to_um = Identity()
     images = {"stain": Image2DModel.parse(img, dims=("c", "y", "x"), c_coords=["DAPI", "CD45", "PanCK"],
                                           transformations={"global": px_to_um}, scale_factors=[2, 2])}
     if two_images:
@@ -51,6 +68,8 @@ def build(path, shapes: bool = False, two_images: bool = False):
     mask = _disks(H // 2, W // 2, 2.0, True)
     mask_to_um = Sequence([Scale([2 * PS, 2 * PS], axes=("x", "y")),
                            Translation([ORIGIN[0] - PS / 2, ORIGIN[1] - PS / 2], axes=("x", "y"))])
+    if pixel_system:
+        mask_to_um = Scale([2.0, 2.0], axes=("x", "y"))
     elements = {"images": images}
     n = len(CENTRES)
     if shapes:
@@ -70,6 +89,8 @@ def build(path, shapes: bool = False, two_images: bool = False):
                                          "cell_type": pd.Categorical(["T", "B", "tumour"] * (n // 3)),
                                          "area": np.arange(n, dtype=float)},
                                         index=[str(i) for i in range(n)]))
+    if pixel_system:
+        table.obsm["spatial"] = np.column_stack([ORIGIN[0] + PS * CENTRES[:, 0], ORIGIN[1] + PS * CENTRES[:, 1]])
     table = TableModel.parse(table, region="cells", region_key="region", instance_key="cell_id")
     sd.SpatialData(**elements, tables={"table": table}).write(path)
     return path, table

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-sd = pytest.importorskip("spatialdata")
+from sdata_testdata import build, spatialdata_or_skip  # noqa: E402
 
-from sdata_testdata import build  # noqa: E402
+sd = spatialdata_or_skip()
 
 from madcell.cli import app  # noqa: E402
 from madcell.config import load_config  # noqa: E402

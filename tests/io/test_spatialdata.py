@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("spatialdata")
-
 from io_testdata import XENIUM_OPTS, real  # noqa: E402
-from sdata_testdata import CENTRES, ORIGIN, PS, build  # noqa: E402
+from sdata_testdata import CENTRES, ORIGIN, PS, build, spatialdata_or_skip  # noqa: E402
 
 from madcell.errors import InputError  # noqa: E402
 from madcell.io import detect_format, read_input  # noqa: E402
+
+spatialdata_or_skip()
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 
@@ -60,6 +60,33 @@ def test_auto_level_takes_the_coarsest_that_keeps_cells_big_enough(tmp_path):
     _check_cells(slide, 2.0)
     (fine,) = read_input(path, options={"min_cell_px": 70})  # paper morphology side: no level is enough -> 0
     assert fine.meta["level"] == 0
+
+
+def test_pixel_coordinate_system_takes_um_from_the_table(tmp_path):
+    path, _ = build(tmp_path / "px.zarr", pixel_system=True)
+    (slide,) = read_input(path, options={"level": 0})
+    assert slide.pixel_size_um == pytest.approx(PS, rel=1e-3)
+    assert "obsm['spatial']" in slide.meta["pixel_size_source"]
+    assert slide.meta["centroid_source"] == "table obsm['spatial']"
+    _check_cells(slide, 1.0)  # µm from the table's scale, pixels from the mask
+    (given,) = read_input(path, options={"level": 0, "pixel_size_um": 0.25})
+    assert given.pixel_size_um == 0.25 and given.meta["pixel_size_source"] == "option pixel_size_um"
+
+
+def test_table_centroids_in_another_frame_are_ignored(tmp_path):
+    import spatialdata as sd
+
+    path, _ = build(tmp_path / "f.zarr")
+    s = sd.read_zarr(path)
+    t = s.tables["table"]
+    t.obsm["spatial"] = np.column_stack([1000 + PS * CENTRES[:, 0], PS * CENTRES[:, 1]])  # shifted by 1 mm
+    del s.tables["table"]
+    s.tables["table"] = t
+    s.delete_element_from_disk("table")
+    s.write_element("table")
+    (slide,) = read_input(path, options={"level": 0})
+    assert slide.meta["centroid_source"].startswith("geometry (table obsm['spatial'] is up to")
+    _check_cells(slide, 1.0)
 
 
 def test_polygon_shapes_give_the_same_cells(tmp_path):
@@ -114,8 +141,9 @@ def test_xenium_mini_as_spatialdata_matches_the_xenium_reader(tmp_path):
     ca, cb = a.cells.set_index("cell_id"), b.cells.set_index("cell_id")
     assert len(ca) == 526 and set(ca.index) == set(cb.index)
     cb = cb.loc[ca.index]
-    # 10x's centroids (a) against the polygon centroids (b): same cells within 1 px
-    assert np.abs(ca[["x_px", "y_px"]].to_numpy() - cb[["x_px", "y_px"]].to_numpy()).max() <= 1.0
+    # the table's obsm['spatial'] (10x's centroids) won over the polygon centroids, which lie within 1 px
+    assert b.meta["centroid_source"] == "table obsm['spatial']"
+    np.testing.assert_allclose(ca[["x_px", "y_px"]].to_numpy(), cb[["x_px", "y_px"]].to_numpy(), atol=1e-6)
     np.testing.assert_allclose(ca[["x_um", "y_um"]].to_numpy(), cb[["x_um", "y_um"]].to_numpy(), atol=1.7)
     ea, eb = a.expression, b.expression[list(ca.index)]
     assert list(ea.var_names) == list(eb.var_names)

@@ -31,3 +31,11 @@ class ViewDataset(Dataset):
         morph = self.store.read_morph(j, raw=self.raw)[0]
         micro = self.store.read_micro(j, raw=self.raw)[0]
         return {"morph": torch.from_numpy(morph), "micro": torch.from_numpy(micro), "index": j}
+
+    def __getitems__(self, items: Sequence[int]) -> list[dict]:
+        """A DataLoader batch read at once: one store read per view kind (a lazy source then resizes the
+        batch's windows together instead of one cell at a time)."""
+        idx = self.indices[np.asarray(items, dtype=np.int64)]
+        morph = torch.from_numpy(self.store.read_morph(idx, raw=self.raw))
+        micro = torch.from_numpy(self.store.read_micro(idx, raw=self.raw))
+        return [{"morph": morph[k], "micro": micro[k], "index": int(j)} for k, j in enumerate(idx)]

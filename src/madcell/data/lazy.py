@@ -5,7 +5,7 @@ Views equal the materialised ones of the same configuration up to one grey level
 is stored as uint8 before resizing, the materialised views are rounded after it. Masks are the same.
 Level 0 of an uncompressed slide is read through a memory map (no copy, no decompression); loader
 worker processes open their own map. Metadata, obs, expression and truth come from the
-:class:`~madcell.data.store.ViewStore` base.
+:class:`~madcell.data.store.ViewStore` base; slide thumbnails from the stored pyramid.
 """
 
 from __future__ import annotations
@@ -44,6 +44,23 @@ class LazyViews(ViewStore):
             off = ds.id.get_offset() if ds.chunks is None and ds.compression is None else None
             self._levels[key] = ds if off is None else np.memmap(self.path, np.uint8, "r", off, ds.shape)
         return self._levels[key]
+
+    def thumbnail(self, slide: str) -> tuple[np.ndarray, float] | None:
+        """Slide ``slide``'s thumbnail (:mod:`madcell.views.thumbnail`), made from its pyramid: the finest
+        level whose longer side is <= 2000 px (or the coarsest one, block-averaged), read in row strips,
+        mixed to RGB. It matches the materialised store's to a grey level or two (the levels are uint8)."""
+        from madcell.views.thumbnail import HIRES_MAX, ThumbnailAccumulator
+
+        if slide not in self.slides:
+            return None
+        levels = self.h5["lazy"]["slides"][str(list(self.slides).index(slide))]
+        n = len(levels)
+        k = next((j for j in range(n) if max(levels[str(j)].shape[1:]) <= HIRES_MAX), n - 1)
+        ds = levels[str(k)]
+        acc = ThumbnailAccumulator(ds.shape[1:], self.channel_names)
+        for y0 in range(0, ds.shape[1], 256):  # row strips: memory ~ one strip
+            acc.add(to_float(ds[:, y0:y0 + 256]), y0, 0)
+        return acc.image(), acc.scale / 2 ** k
 
     def __getstate__(self) -> dict:
         state = super().__getstate__()

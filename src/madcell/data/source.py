@@ -49,6 +49,9 @@ class ViewSource(Protocol):
     def truth(self) -> dict[str, pd.DataFrame]:
         """Ground-truth feature groups (synthetic tissues), {} when there are none."""
 
+    def thumbnail(self, slide: str) -> tuple[np.ndarray, float] | None:
+        """(RGB uint8 (h, w, 3) overview of slide ``slide``, thumbnail px per slide px), or None."""
+
     def identity(self) -> dict:
         """What must match when a run resumes: cells, channels, view sizes, a hash of the cell ids."""
 

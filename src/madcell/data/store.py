@@ -14,6 +14,9 @@ madcell layout (``attrs['layout'] == "madcell-views/1"``)::
     obs/<column>     (N,)  every label / annotation column of the cell table (str or numeric)
     expression/      optional AnnData (anndata's on-disk group), obs_names == cell_ids
     truth/<group>    optional (N, d) float32 ground-truth features (:mod:`madcell.data.truth`)
+    thumbnails/<k>   (h, w, 3) uint8 RGB overview of slide k, longest side <= 2000 px
+                     (:mod:`madcell.data.thumbnail`; absent in stores written before it existed, and
+                     in lazy stores, which make it from their slide pyramid)
     attrs: layout, madcell_version, channel_names (JSON), params (JSON: every preprocessing
            parameter), slides (JSON: per slide pixel size, source path, shape, channel clip values)
 
@@ -33,6 +36,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
+from madcell.data.thumbnail import read_thumbnail
 from madcell.data.truth import read_truth, truth_groups
 from madcell.data.source import to_float
 from madcell.errors import InputError
@@ -353,6 +357,11 @@ class ViewStore:
     def truth(self) -> dict[str, pd.DataFrame]:
         """Ground-truth feature matrices ``{group: (N, d) frame}`` in store order ({} if none)."""
         return read_truth(self.h5)
+
+    def thumbnail(self, slide: str) -> tuple[np.ndarray, float] | None:
+        """(RGB uint8 (h, w, 3) overview of slide ``slide``, thumbnail px per slide px), or None when the
+        store has none (written before thumbnails existed, or the MAD reference layout)."""
+        return read_thumbnail(self.h5, slide)
 
 
 def write_reference_layout(store: ViewStore, path: str | Path, chunk: int = 1024) -> None:

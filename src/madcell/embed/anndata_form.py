@@ -6,6 +6,9 @@
                      ``truth_morph``, ``truth_context``; column names in ``uns['madcell']['truth_columns']``)
 ``obsm['spatial']``  centroid in µm (pixels, with ``uns['madcell']['spatial_unit'] == 'px'``, when
                      the pixel size is unknown)
+``uns['spatial']``   per slide: its thumbnail (``images/hires``), ``scalefactors`` and ``metadata`` as
+                     ``scanpy.pl.spatial`` reads them, in the units of ``obsm['spatial']``
+                     (:mod:`madcell.embed.spatial_uns`; one slide: ``sc.pl.spatial(adata, color=...)``)
 ``obs``              index = cell id; ``slide``, ``x_px``, ``y_px``, ``edge`` and every label column
 ``X`` / ``var``      the cell's measured expression (counts) when the store carried it, else empty
 ``uns['madcell']``   ``{"embedding_key", "method", "store", ...}``
@@ -20,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from madcell.data.source import ViewSource
+from madcell.embed.spatial_uns import spatial_uns
 
 
 def embedding_to_anndata(
@@ -55,6 +59,7 @@ def embedding_to_anndata(
     if np.isnan(um).any():
         um, unit = obs[["x_px", "y_px"]].to_numpy(), "px"
     adata.obsm["spatial"] = um.astype(np.float64)
+    adata.uns["spatial"] = spatial_uns(store, obs, adata.obsm["spatial"], unit)
     for col in adata.obs.columns:
         if adata.obs[col].dtype == object:
             adata.obs[col] = pd.Categorical(adata.obs[col])

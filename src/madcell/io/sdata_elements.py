@@ -16,6 +16,7 @@ import numpy as np
 
 from madcell.errors import InputError
 from madcell.io.base import read_window
+from madcell.io.options import MicronToPixel
 
 
 def affine(element, cs: str) -> np.ndarray:
@@ -28,6 +29,21 @@ def affine(element, cs: str) -> np.ndarray:
 
 def is_axis_aligned(m: np.ndarray, tol: float = 1e-9) -> bool:
     return abs(m[0, 1]) < tol and abs(m[1, 0]) < tol and m[0, 0] > 0 and m[1, 1] > 0
+
+
+def cs_to_pixels(a_level: np.ndarray) -> MicronToPixel:
+    """Coordinate system -> madcell pixels (centre convention) of an image level whose intrinsic
+    (corner) coordinates map to the system by ``a_level``. Axis-aligned maps are built as
+    ``(x - o) * (1 / scale)`` with ``o`` the position of pixel (0, 0)'s centre — the arithmetic of the
+    vendor readers, so that polygon vertices lying exactly on pixel centres (segmentations traced on
+    the pixel grid) rasterise to the same pixels and not to ulp-shifted neighbours."""
+    if not is_axis_aligned(a_level):
+        m = np.linalg.inv(a_level)
+        m[:2, 2] -= 0.5
+        return MicronToPixel(m)
+    sx, sy = 1.0 / a_level[0, 0], 1.0 / a_level[1, 1]
+    ox, oy = a_level[0, 0] * 0.5 + a_level[0, 2], a_level[1, 1] * 0.5 + a_level[1, 2]
+    return MicronToPixel(np.array([[sx, 0.0, -ox * sx], [0.0, sy, -oy * sy], [0.0, 0.0, 1.0]]))
 
 
 def pick(kind: str, names: list[str], given: str | None, path: Path, hint: str = "") -> str | None:

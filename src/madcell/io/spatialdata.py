@@ -15,7 +15,9 @@ Picks, in one coordinate system (option ``coordinate_system``; default ``global`
   whose instance is not in the segmentation, are left out and counted in ``meta``.
 
 ``cell_id`` = the instance id as text (label value or shape index); centroids come from the
-geometry (polygon area centroid, mean pixel of a label). The coordinate system is taken as µm (its
+geometry (polygon area centroid, mean pixel of a label), unless the table's ``obsm['spatial']`` (µm, as
+spatialdata-io writes Xenium's centroids) agrees with them within a pixel: then the table's win, as
+the generic reader's cell table wins over its polygons. The coordinate system is taken as µm (its
 scale gives the pixel size) unless ``pixel_size_um`` (µm per pixel of the image's finest level) is
 given, e.g. for a spatialdata-io Xenium object, whose ``global`` system is in pixels.
 """
@@ -28,14 +30,15 @@ import numpy as np
 import pandas as pd
 
 from madcell.errors import InputError
-from madcell.io.annotations import metadata_labels
 from madcell.io.base import SlideData
 from madcell.io.cells import add_um, check_cells, mask_stats
 from madcell.io.images import select_channels
 from madcell.io.options import check_options
 from madcell.io.polygons import polygon_cells
-from madcell.io.sdata_elements import (ZarrImage, ZarrLabels, affine, is_axis_aligned, level0, pick,
-                                       zarr_levels)
+from madcell.io.sdata_elements import (ZarrImage, ZarrLabels, affine, cs_to_pixels, is_axis_aligned, level0,
+                                       pick, zarr_levels)
+from madcell.io.options import MicronToPixel
+from madcell.io.sdata_table import join_table, pixel_size, table_centroids
 
 OPTIONS = {"image", "labels", "shapes", "table", "coordinate_system", "level", "min_cell_px"}
 
@@ -101,28 +104,6 @@ def _choose_level(levels, d0: float, min_px: float, given, folder: Path) -> int:
     return max(ok) if ok else 0
 
 
-def _table_for(sdata, element: str, given: str | None, folder: Path):
-    names = [n for n, t in sdata.tables.items() if element in np.atleast_1d(t.uns.get("spatialdata_attrs", {}).get("region", []))]
-    if given is not None:
-        if given not in sdata.tables:
-            raise InputError(folder, f"no table {given!r} (it has: {', '.join(sdata.tables) or 'none'})")
-        if given not in names:
-            raise InputError(folder, f"table {given!r} does not annotate the segmentation element {element!r}")
-        names = [given]
-    if len(names) > 1:
-        raise InputError(folder, f"tables {names} all annotate {element!r}; name one with --option table=NAME")
-    if not names:
-        return None
-    t = sdata.tables[names[0]]
-    attrs = t.uns["spatialdata_attrs"]
-    rows = t.obs[attrs["region_key"]].astype(str).to_numpy() == element
-    t = t[rows]
-    ids = t.obs[attrs["instance_key"]].astype(str).to_numpy()
-    if pd.Index(ids).has_duplicates:
-        raise InputError(folder, f"table {names[0]!r} has duplicated instance ids for {element!r}")
-    return names[0], attrs, t, ids
-
-
 def read_spatialdata(path: str | Path, options: dict | None = None) -> list[SlideData]:
     folder = Path(path)
     opts = check_options(options, OPTIONS, folder, "spatialdata")
@@ -170,7 +151,10 @@ def read_spatialdata(path: str | Path, options: dict | None = None) -> list[Slid
         image = select_channels(image, opts["channels"], folder)
     seg_to_level = to_level @ to_img0
     if seg_kind == "shapes":
-        rings_px = [r @ seg_to_level[:2, :2].T + seg_to_level[:2, 2] - 0.5 for r in rings]
+        to_px = cs_to_pixels(a_img0 @ np.linalg.inv(to_level))
+        a_seg = affine(seg, cs)
+        rings_cs = rings if np.array_equal(a_seg, np.eye(3)) else [r @ a_seg[:2, :2].T + a_seg[:2, 2] for r in rings]
+        rings_px = [np.column_stack(to_px(r[:, 0], r[:, 1])) for r in rings_cs]
         labels, cells, dropped = polygon_cells(ids, rings_px, shape_k[1:])
         if not len(cells):
             raise InputError(folder, f"no polygon of {seg_name!r} lies inside image {img_name!r}")
@@ -180,21 +164,24 @@ def read_spatialdata(path: str | Path, options: dict | None = None) -> list[Slid
         y = seg_to_level[1, 1] * (stats["y_px"].to_numpy() + 0.5) + seg_to_level[1, 2] - 0.5
         cells = pd.DataFrame({"cell_id": stats["label"].astype(str), "label": stats["label"], "x_px": x, "y_px": y})
         dropped = []
-    ps = opts.get("pixel_size_um")
-    a_level = a_img0 @ np.linalg.inv(to_level)
-    if ps is None:
-        ps = float(np.sqrt(abs(np.linalg.det(a_level[:2, :2]))))
-        um = (np.column_stack([cells["x_px"] + 0.5, cells["y_px"] + 0.5]) @ a_level[:2, :2].T) + a_level[:2, 2]
-        cells = cells.assign(x_um=um[:, 0], y_um=um[:, 1])
-    else:
-        ps = float(ps) * max(sx, sy)
+    a_level = a_img0 @ np.linalg.inv(to_level)  # level-k intrinsic -> coordinate system
+    cs_xy = np.column_stack([cells["x_px"] + 0.5, cells["y_px"] + 0.5]) @ a_level[:2, :2].T + a_level[:2, 2]
+    cells, expression, meta, spatial = join_table(sdata, seg_name, cells, opts.get("table"), folder)
+    cs_xy = cs_xy[meta.pop("kept")]
+    ps, um, meta["pixel_size_source"] = pixel_size(a_level, cs_xy, spatial, opts.get("pixel_size_um"), max(sx, sy), folder)
+    if um is None:
         cells = add_um(cells, ps, opts.get("origin_um") or (0.0, 0.0))
-    cells, expression, meta = _join_table(sdata, seg_name, cells, opts.get("table"), folder)
+    else:
+        cells = cells.assign(x_um=um[:, 0], y_um=um[:, 1])
+    if spatial is not None and ps is not None:
+        to_px = cs_to_pixels(a_level) if meta["pixel_size_source"].startswith("the image's") else \
+            MicronToPixel.from_scale(ps, tuple((cells[["x_um", "y_um"]].to_numpy() - ps * cells[["x_px", "y_px"]].to_numpy()).mean(0)))
+        cells, meta["centroid_source"] = table_centroids(cells, spatial, to_px)
     cells = check_cells(cells, folder)
     meta.update(format="spatialdata", image=img_name, segmentation=f"{seg_kind}/{seg_name}", coordinate_system=cs,
                 level=k, level_shape=list(shape_k), dropped_cells=dropped,
-                origin_um=tuple(float(v) for v in a_level[:2] @ [0.5, 0.5, 1.0]) if opts.get("pixel_size_um") is None
-                else tuple(opts.get("origin_um") or (0.0, 0.0)))
+                origin_um=tuple(opts.get("origin_um") or (0.0, 0.0)) if um is None or ps is None else  # of pixel (0, 0)
+                tuple(float(v) for v in (um - ps * cells[["x_px", "y_px"]].to_numpy()).mean(axis=0)))
     return [SlideData(image=image, labels=labels, cells=cells, pixel_size_um=ps,
                       slide_id=str(opts.get("slide_id") or folder.resolve().name.removesuffix(".zarr")),
                       source=folder, expression=expression, meta=meta)]
@@ -223,32 +210,3 @@ def _segmentation(sdata, cs: str, opts: dict, folder: Path) -> tuple[str, str]:
     listed = ", ".join(f"{k} {n!r}" for k, n in candidates)
     raise InputError(folder, (f"cannot tell which segmentation to use ({listed}); name one with --option labels=NAME "
                               "or --option shapes=NAME") if candidates else f"no labels or shapes element in {cs!r}")
-
-
-def _join_table(sdata, element: str, cells: pd.DataFrame, given, folder: Path):
-    found = _table_for(sdata, element, given, folder)
-    if found is None:
-        return cells, None, {"table": None}
-    name, attrs, table, ids = found
-    in_table = cells["cell_id"].isin(ids).to_numpy()
-    cells = cells[in_table].reset_index(drop=True)
-    if not len(cells):
-        raise InputError(folder, f"no instance of {element!r} has a row in table {name!r} "
-                                 f"(instance key {attrs['instance_key']!r})")
-    pos = pd.Index(ids).get_indexer(cells["cell_id"])
-    rows = table[pos]
-    obs = rows.obs.drop(columns=[attrs["region_key"], attrs["instance_key"]], errors="ignore")
-    obs = obs.apply(lambda c: c.astype(object) if isinstance(c.dtype, pd.CategoricalDtype) else c)
-    extra = metadata_labels(obs.reset_index(drop=True), cells["cell_id"], folder)
-    if extra is not None:
-        cells = cells.join(extra, on="cell_id")
-    expression = None
-    if rows.n_vars:
-        import anndata as ad
-
-        expression = ad.AnnData(X=rows.X.copy(), var=rows.var.copy(),
-                                obs=pd.DataFrame(index=pd.Index(cells["cell_id"].astype(str), name=None)))
-    meta = {"table": name, "cells_without_table_row": int((~in_table).sum()),
-            "mask_has_other_cells": bool((~in_table).any()),  # those stay in the mask: not an error
-            "table_rows_without_instance": int(len(ids) - len(cells))}
-    return cells, expression, meta

@@ -13,19 +13,12 @@ from pathlib import Path
 import numpy as np
 
 from madcell.data.source import ViewSource, open_views
-
-_COLOURS = np.array([[0.2, 0.4, 1.0], [1.0, 0.3, 0.3], [0.3, 1.0, 0.3], [1.0, 0.85, 0.2],
-                     [1.0, 0.3, 1.0], [0.3, 1.0, 1.0], [1.0, 0.6, 0.2], [0.7, 0.7, 0.7]])
+from madcell.views.thumbnail import channel_colours
 
 
 def composite(views: np.ndarray, channel_names: list[str]) -> np.ndarray:
-    """(n, C, h, w) 0-1 -> (n, h, w, 3) RGB."""
-    C = views.shape[1]
-    if C == 1:
-        return np.repeat(views[:, 0, :, :, None], 3, axis=-1)
-    if C == 3 and [c.upper() for c in channel_names] == ["R", "G", "B"]:
-        return np.moveaxis(views, 1, -1)
-    colours = _COLOURS[np.arange(C) % len(_COLOURS)]
+    """(n, C, h, w) 0-1 -> (n, h, w, 3) RGB, with the slide thumbnails' channel colours."""
+    colours = channel_colours(list(channel_names))
     return np.clip(np.einsum("nchw,ck->nhwk", views, colours), 0, 1)
 
 

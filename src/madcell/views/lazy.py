@@ -14,6 +14,9 @@ In the store (next to the per-cell datasets every store has)::
     lazy/mask_offset (N + 1,) int64 and lazy/mask_bits (uint8): each cell's crop mask, np.packbits
     attrs lazy: micro_scale, levels
 
+The slide thumbnail is not stored again: :meth:`madcell.data.lazy.LazyViews.thumbnail` makes it from the
+pyramid (``thumbnails/`` of :mod:`madcell.data.thumbnail` would duplicate a level of a small slide).
+
 The slide is written tile by tile (memory ~ one tile), so memory does not grow with the slide.
 """
 

@@ -4,8 +4,10 @@ Order of work: validate everything (nothing is written if that fails) -> per sli
 statistics from a tile sample and the microenvironment side from the centroids -> work units
 (:mod:`madcell.views.geometry`) -> each unit's views are made (in-process, or by ``workers``
 processes that each read their own window) and encoded (LZF) -> the parent writes units in their
-fixed order into a store created atomically. So the store's bytes do not depend on ``workers``,
-memory holds a bounded number of units, and a failed or killed run leaves no complete-looking file.
+fixed order into a store created atomically -> the lazy store's normalised slides, or the materialised
+store's slide thumbnails (:mod:`madcell.views.thumbnail`). So the store's bytes do not depend on
+``workers``, memory holds a bounded number of units, and a failed or killed run leaves no
+complete-looking file.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import numpy as np
 
 from madcell.config import default_config, load_config, merge
 from madcell.data.store import create_store, encode_view
+from madcell.data.thumbnail import write_thumbnail
 from madcell.data.truth import write_truth
 from madcell.errors import InputError
 from madcell.io.base import SlideData
@@ -34,6 +37,7 @@ from madcell.views.extract import SlideJob, ViewParams, extract_unit, unit_geome
 from madcell.views.lazy import GeometryWriter, write_slide
 from madcell.views.normalize import compute_norm
 from madcell.views.resize import torch_threads
+from madcell.views.thumbnail import slide_thumbnail
 from madcell.views.validate import check_config, select_channels, validate_slide
 
 _STATE: dict = {}
@@ -204,6 +208,7 @@ def _prepare(slides, out, cfg, workers, progress, shard) -> Path:
             if norm.background is not None else None, "tile_size": tile,
             "micro_side_px": {"median": int(np.median(sides)), "min": int(sides.min()), "max": int(sides.max())},
             "geometry": geometry_reports[k],
+            "reader": reader_record(s),
         }
     expression = table.merged_expression(slides, cell_ids, orders)
     truth = table.merged_truth(slides, orders)
@@ -234,14 +239,21 @@ def _prepare(slides, out, cfg, workers, progress, shard) -> Path:
                     bar.advance(len(unit.cells))
         finally:
             results.close()  # stops the worker pool at once on an error
-        if lazy:  # the normalised slides, once, tile by tile
-            with Progress("slide pixels", sum(int(s.image.shape[1]) * int(s.image.shape[2]) for s in slides),
-                          enabled=progress) as bar:
-                for k, job in enumerate(jobs):
-                    levels = write_slide(geo.slides.create_group(str(k)), job.slide, job.channels, job.norm,
-                                         None if cfg["lazy_compression"] in (None, "none") else "lzf",
-                                         int(cfg["tile_size"]), bar.advance)
-                    meta[slide_ids[k]]["levels"] = levels
+        # the normalised slides, once, tile by tile (lazy: its thumbnail comes from the pyramid), or one
+        # streaming pass per slide for its thumbnail (materialised)
+        with Progress("slide pixels" if lazy else "thumbnails", sum(int(s.image.shape[1]) * int(s.image.shape[2])
+                                                                    for s in slides), enabled=progress) as bar:
+            for k, job in enumerate(jobs):
+                if lazy:
+                    meta[slide_ids[k]]["levels"] = write_slide(
+                        geo.slides.create_group(str(k)), job.slide, job.channels, job.norm,
+                        None if cfg["lazy_compression"] in (None, "none") else "lzf", int(cfg["tile_size"]),
+                        bar.advance)
+                else:
+                    thumb = slide_thumbnail(job.slide, job.channels, names, job.norm, int(cfg["tile_size"]),
+                                            bar.advance)
+                    write_thumbnail(writer.h5, k, slide_ids[k], thumb.image(), thumb.scale, thumb.colours)
+        if lazy:
             writer.h5.attrs["slides"] = json.dumps(meta, default=str)
         if expression is not None:
             writer.set_expression(expression)
@@ -271,6 +283,15 @@ def _write_unit(writer, geo, start, unit, res, jobs, slides, slide_ids, cell_ids
     writer.write_chunks("neighborhood", start, res["micro"])
 
 
+READER_KEYS = ("input", "format", "image", "segmentation", "coordinate_system", "level", "origin_um")
+
+
+def reader_record(slide) -> dict:
+    """What the reader said about a slide, JSON-safe (numpy scalars and tuples made plain)."""
+    keep = {k: slide.meta[k] for k in READER_KEYS if k in slide.meta}
+    return json.loads(json.dumps(keep, default=lambda v: v.item() if hasattr(v, "item") else str(v)))
+
+
 def prepare(input: str | Path, out: str | Path, format: str = "auto", config: str | Path | None = None,
             overrides: dict | Sequence[str] | None = None, workers: int | None = None, progress: bool = True,
             reader_options: dict | None = None, labels: str | Path | None = None) -> Path:
@@ -280,11 +301,17 @@ def prepare(input: str | Path, out: str | Path, format: str = "auto", config: st
     (:mod:`madcell.io.annotations`)."""
     from madcell.io import read_input
     from madcell.io.annotations import attach_annotations, read_annotations
+    from madcell.io.spatialdata import is_spatialdata
 
     cfg = load_config(config, overrides)["prepare"]
     check_config(cfg)
     annotations = read_annotations(labels) if labels is not None else None  # bad file: fail before any work
+    reader_options = dict(reader_options or {})
+    if format == "spatialdata" or (format == "auto" and is_spatialdata(Path(input))):
+        reader_options.setdefault("min_cell_px", cfg["morph_size"])  # pyramid level that still fills a view
     slides = read_input(input, format=format, options=reader_options)
+    for s in slides:  # recorded in the store so that `madcell export` can read the slide again
+        s.meta["input"] = {"path": str(Path(input).resolve()), "format": format, "options": reader_options}
     if annotations is not None:
         slides, _ = attach_annotations(slides, annotations, labels)
     return prepare_slides(slides, out, cfg, workers=int(workers or cfg["workers"]), progress=progress)
