@@ -8,7 +8,8 @@
    ``torch.compile``: s/step, cells/s, FLOPs/step and MFU (:mod:`pretrain`'s ``bench``);
 2. ``embed``: teacher forward of both views (ViT-L) on random views, cells/s;
 3. ``loader``: batches read through the training loader from the materialised store and from a lazy
-   one (``prepare --views lazy``) of the same tissue, cells/s each;
+   one (``prepare --views lazy``) of the same tissue, cells/s each, and from the lazy one with its
+   microenvironment views resized batched on the device (``train.view_cut=device``);
 4. ``mad_run``: ``madcell pretrain`` for ``--run-seconds`` (default 120) on a synthetic store (vit-s
    on GPU, cpu-tiny with ``--cpu-smoke``): finished, no NaN, and whether the loss fell (mean of the
    last fifth of the logged losses below the first fifth's).
@@ -55,17 +56,26 @@ def embed_rate(preset: str, batch: int, steps: int, device: torch.device) -> dic
     return {"preset": preset, "batch": batch, "cells_per_s": batch / float(np.median(times))}
 
 
-def loader_rate(store: Path, batch: int, n_batches: int, workers: int) -> dict:
+def loader_rate(store: Path, batch: int, n_batches: int, workers: int, cut_on=None) -> dict:
+    """Cells/s of the training loader; ``cut_on``: a device on which a lazy store's micro views are cut
+    (``train.view_cut=device``), the views reaching that device as training gets them."""
+    import torch
+
     from madcell.data import open_views
-    from madcell.train.data import batch_loader
+    from madcell.train.data import batch_loader, batch_views
 
     vs = open_views(store)
     rng = np.random.default_rng(0)
     batches = [np.sort(rng.choice(len(vs), size=min(batch, len(vs)), replace=False)) for _ in range(n_batches)]
-    t = time.perf_counter()
-    n = sum(len(b["index"]) for b in batch_loader(vs, batches, workers))
+    t, n = time.perf_counter(), 0
+    for b in batch_loader(vs, batches, workers, device_cut=cut_on is not None):
+        n += len(b["index"])
+        if cut_on is not None:
+            batch_views(b, cut_on)
+    if cut_on is not None and cut_on.type == "cuda":
+        torch.cuda.synchronize(cut_on)
     return {"source": vs.params.get("views", "materialised"), "batch": batch, "workers": workers,
-            "cells_per_s": n / (time.perf_counter() - t)}
+            "cut_on": None if cut_on is None else str(cut_on), "cells_per_s": n / (time.perf_counter() - t)}
 
 
 def mad_run(work: Path, preset: str, cells: int, seconds: float) -> dict:
@@ -123,6 +133,7 @@ def main() -> None:
                 progress=False)
     res["loader"] = [loader_rate(p, 32 if smoke else 256, 5 if smoke else 40, 0 if smoke else 4)
                      for p in (args.out / "store.h5", lazy)]
+    res["loader"].append(loader_rate(lazy, 32 if smoke else 256, 5 if smoke else 40, 0 if smoke else 4, cut_on=device))
     res["total_s"] = round(time.perf_counter() - t0, 1)
     line = json.dumps(res, default=float)
     (args.out / "gpu_check.json").write_text(line + "\n")

@@ -18,8 +18,8 @@ import torch
 from madcell.data.source import to_float
 from madcell.data.store import ViewStore
 from madcell.io.base import read_window
-from madcell.views.cut import lattice_window, morph_resize
-from madcell.views.resize import batches, quantize, resize
+from madcell.views.cut import lattice_window, micro_from_windows, morph_resize
+from madcell.views.resize import batches, quantize
 
 
 class LazyViews(ViewStore):
@@ -103,9 +103,29 @@ class LazyViews(ViewStore):
                 oy = ox = np.zeros(len(part), np.int64)
             for sl in batches(len(part), C * (L * L + Lo * Lo)):
                 sub = np.arange(len(part))[sl]
-                win = np.stack([read_window(self.level(int(slide[part[j]])), y0[j], y0[j] + L, x0[j], x0[j] + L)
-                                for j in sub])
-                big = resize(torch.from_numpy(win).to(torch.float32).mul_(1.0 / 255.0), (Lo, Lo))
-                crops = torch.stack([big[t, :, oy[j]:oy[j] + M, ox[j]:ox[j] + M] for t, j in enumerate(sub)])
-                out[part[sub]] = quantize(crops, "uint8")
+                win = self._windows(slide[part[sub]], y0[sub], x0[sub], L)
+                out[part[sub]] = quantize(micro_from_windows(torch.from_numpy(win), Lo, oy[sub], ox[sub], M), "uint8")
         return out if raw else to_float(out)
+
+    def _windows(self, slides: np.ndarray, y0: np.ndarray, x0: np.ndarray, L: int) -> np.ndarray:
+        return np.stack([read_window(self.level(int(s)), int(y), int(y) + L, int(x), int(x) + L)
+                         for s, y, x in zip(slides, y0, x0)])
+
+    def micro_windows(self, idx) -> dict | None:
+        """The raw material of the cells' microenvironment views, to resize elsewhere (on the GPU):
+        ``{"micro_win": (n, C, L, L) uint8, "micro_oy", "micro_ox": (n,), "micro_Lo", "micro_M": ()}``
+        for :func:`madcell.views.cut.micro_from_windows`. None for ``per_cell`` stores (one window side
+        per cell: no single batched resize)."""
+        geo, rows = self._geometry(), self._rows(idx, len(self))
+        if not geo["per_slide"] or not len(rows):
+            return None
+        box, M = geo["micro_box"][rows], self.micro_size
+        sides = np.unique(box[:, 2])
+        if len(sides) > 1:  # slides of one store with different sides: cut on the CPU
+            return None
+        S = int(sides[0])
+        y0, L, Lo, oy = lattice_window(box[:, 0], S, M)
+        x0, _, _, ox = lattice_window(box[:, 1], S, M)
+        win = self._windows(geo["slide_index"][rows], y0, x0, L)
+        return {"micro_win": torch.from_numpy(win), "micro_oy": torch.from_numpy(oy), "micro_ox": torch.from_numpy(ox),
+                "micro_Lo": torch.tensor(Lo), "micro_M": torch.tensor(M)}

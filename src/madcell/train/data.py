@@ -55,26 +55,59 @@ def cached_source(store: ViewSource, cache_mb: float | None) -> ViewSource:
 
 
 class BatchReader(Dataset):
-    """Reads a whole batch of cells per item (used with ``batch_size=None`` in a DataLoader)."""
+    """Reads a whole batch of cells per item (used with ``batch_size=None`` in a DataLoader).
 
-    def __init__(self, store: ViewSource, batches: list[np.ndarray]):
-        self.store, self.batches = store, batches
+    ``device_cut``: for a lazy source, hand over the microenvironment views' lattice windows
+    (``micro_win`` ...) instead of the views, for :func:`madcell.views.cut.micro_from_windows` on the
+    training device; batches it cannot serve that way carry ``micro`` as usual."""
+
+    def __init__(self, store: ViewSource, batches: list[np.ndarray], device_cut: bool = False):
+        self.store, self.batches, self.device_cut = store, batches, device_cut
 
     def __len__(self) -> int:
         return len(self.batches)
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         idx = self.batches[i]
-        return {"morph": torch.from_numpy(self.store.read_morph(idx, raw=True)),
-                "micro": torch.from_numpy(self.store.read_micro(idx, raw=True)),
-                "index": torch.from_numpy(np.asarray(idx))}
+        out = {"morph": torch.from_numpy(self.store.read_morph(idx, raw=True)), "index": torch.from_numpy(np.asarray(idx))}
+        windows = self.store.micro_windows(idx) if self.device_cut else None
+        if windows is None:
+            out["micro"] = torch.from_numpy(self.store.read_micro(idx, raw=True))
+        else:
+            out.update(windows)
+        return out
 
 
-def batch_loader(store: ViewSource, batches: list[np.ndarray], num_workers: int = 0) -> DataLoader:
+def use_device_cut(setting: str, store: ViewSource, device: torch.device) -> bool:
+    """``train.view_cut``: resize lazy views on the training device (``device``; ``auto``: when it is a GPU)."""
+    if setting not in ("auto", "cpu", "device"):
+        raise ValueError(f"train.view_cut must be auto, cpu or device, not {setting!r}")
+    from madcell.data.lazy import LazyViews
+
+    lazy = isinstance(store, LazyViews)  # not a store already read into memory (InMemoryViews)
+    return lazy and (setting == "device" or (setting == "auto" and device.type == "cuda"))
+
+
+def batch_loader(store: ViewSource, batches: list[np.ndarray], num_workers: int = 0,
+                 device_cut: bool = False) -> DataLoader:
     """Iterate ``batches`` in order (prefetched by ``num_workers`` processes)."""
-    return DataLoader(BatchReader(store, batches), batch_size=None, shuffle=False, num_workers=num_workers,
+    return DataLoader(BatchReader(store, batches, device_cut), batch_size=None, shuffle=False, num_workers=num_workers,
                       persistent_workers=False, generator=torch.Generator().manual_seed(0),
                       pin_memory=torch.cuda.is_available())
+
+
+def batch_views(batch: dict, device: torch.device) -> dict[str, torch.Tensor]:
+    """A loader batch -> float32 0-1 ``morph`` and ``micro`` on ``device`` (cutting the micro views there
+    when the batch carries lattice windows)."""
+    views = {"morph": to_float(batch["morph"], device)}
+    if "micro_win" in batch:
+        from madcell.views.cut import micro_from_windows
+
+        views["micro"] = micro_from_windows(batch["micro_win"].to(device, non_blocking=True), int(batch["micro_Lo"]),
+                                            batch["micro_oy"].to(device), batch["micro_ox"].to(device), int(batch["micro_M"]))
+    else:
+        views["micro"] = to_float(batch["micro"], device)
+    return views
 
 
 def to_float(x: torch.Tensor, device: torch.device) -> torch.Tensor:

@@ -27,7 +27,8 @@ from madcell.errors import InputError
 from madcell.models import build_multiview, export_teacher
 from madcell.train import distributed as D
 from madcell.train.checkpoint import all_finite, load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from madcell.train.data import batch_loader, cached_source, epoch_batches, split_cells, steps_per_epoch, to_float
+from madcell.train.data import (batch_loader, batch_views, cached_source, epoch_batches, split_cells,
+                               steps_per_epoch, use_device_cut)
 from madcell.train.heldout import HeldOut
 from madcell.train.monitor import CollapseWatch, MetricLog
 from madcell.train.plan import Plan, plan_run
@@ -55,10 +56,6 @@ def _time_steps(ctx: StepContext, cfg: dict, load: Callable[[], dict], n: int = 
             times.append(time.perf_counter() - t)
     del tmp
     return float(statistics.median(times[1:])) if n > 1 else times[0]
-
-
-def _views(batch: dict, device: torch.device) -> dict[str, torch.Tensor]:
-    return {"morph": to_float(batch["morph"], device), "micro": to_float(batch["micro"], device)}
 
 
 # Keys a resumed run may change (``resume_overrides``): the optimiser's and the teacher's schedules and
@@ -175,6 +172,8 @@ def _pretrain(store, cfg, out_dir, resume, max_steps, init_weights, progress, st
     mode = str(tr["distributed"])
     if mode not in ("auto", "ddp", "fsdp", "none"):
         raise InputError("train.distributed", f"must be auto, ddp, fsdp or none, not '{mode}'")
+    if str(tr["view_cut"]) not in ("auto", "cpu", "device"):
+        raise InputError("train.view_cut", f"must be auto, cpu or device, not '{tr['view_cut']}'")
     if mode == "fsdp" and device.type != "cuda" and int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise InputError("train.distributed", "fsdp needs CUDA GPUs (torch's FSDP has no CPU backend); use ddp on CPU")
     dist = D.init_distributed(mode, device.type)
@@ -195,6 +194,7 @@ def _pretrain(store, cfg, out_dir, resume, max_steps, init_weights, progress, st
     teacher.to(device).eval()
     heldout = HeldOut(vs, eval_idx, labels, sizes, knn_k=int(cfg["evaluate"]["knn_k"]), seed=seed)
     source = cached_source(vs, tr["cache_mb"])
+    device_cut = use_device_cut(str(tr["view_cut"]), source, device)
     generator = torch.Generator(device=device)
     generator.manual_seed(seed * 1000 + dist.rank)
     torch.manual_seed(seed * 1000 + dist.rank)
@@ -214,7 +214,7 @@ def _pretrain(store, cfg, out_dir, resume, max_steps, init_weights, progress, st
             sched0 = build_schedules(cfg, provisional.total_iters, spe, batch * dist.world)
             ctx0 = make_context(cfg, student, teacher, sched0, sizes, device, dist, generator, spe)
             first = epoch_batches(train_idx, 0, seed, batch, dist.rank, dist.world)[0]
-            sec_step = _time_steps(ctx0, cfg, lambda: _views(next(iter(batch_loader(source, [first]))), device))
+            sec_step = _time_steps(ctx0, cfg, lambda: batch_views(next(iter(batch_loader(source, [first], 0, device_cut))), device))
             sec_step = float(D.all_reduce_mean(torch.tensor([sec_step], device=device), dist).max())
         plan = plan_run(int(tr["epochs"]), spe, tr["max_steps"], tr["time_budget_s"], sec_step,
                         t_eval if len(heldout) >= 2 else 0.0, int(tr["eval_every"]),
@@ -275,8 +275,8 @@ def _pretrain(store, cfg, out_dir, resume, max_steps, init_weights, progress, st
         while it < end:
             epoch, b0 = divmod(it, spe)
             batches = epoch_batches(train_idx, epoch, seed, batch, dist.rank, dist.world)[b0 : b0 + end - it]
-            for data in batch_loader(source, batches, int(tr["num_workers"])):
-                metrics = train_step(ctx, _views(data, device), it)
+            for data in batch_loader(source, batches, int(tr["num_workers"]), device_cut):
+                metrics = train_step(ctx, batch_views(data, device), it)
                 it += 1
                 window.append(metrics)
                 if it % int(tr["log_every"]) == 0 or it == end:

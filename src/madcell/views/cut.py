@@ -10,6 +10,10 @@ work unit) and the lazy view source (views cut from the stored slide on the fly)
   larger than ``S`` (:func:`lattice_window`) and equals the crop of a whole resized tile.
 * microenvironment, ``per_cell``: the ``S``-pixel crop centred on the cell (:func:`crop_start`) resized
   to ``M``.
+
+:func:`micro_from_windows` does the resize-and-crop of a batch of lattice windows on whatever device
+the windows are on: the lazy source runs it on the CPU in loader workers, training can run it on the
+GPU (``train.view_cut``), with the same arithmetic.
 """
 
 from __future__ import annotations
@@ -46,6 +50,28 @@ def lattice_window(start: np.ndarray, S: int, M: int) -> tuple[np.ndarray, int, 
     block = np.floor(lo / Sg).astype(np.int64)
     nb = math.ceil((S + 2 * support) / Sg) + 1
     return block * Sg, nb * Sg, nb * Mg, np.asarray(start, np.int64) - block * Mg
+
+
+def micro_from_windows(win: torch.Tensor, Lo: int, oy, ox, M: int) -> torch.Tensor:
+    """(n, C, L, L) uint8 lattice windows -> (n, C, M, M) float 0-1 views on the windows' device: each
+    window resized to ``Lo`` (:func:`lattice_window`) and cropped at its view's offset ``(oy, ox)``."""
+    big = resize(win.to(torch.float32).mul_(1.0 / 255.0), (int(Lo), int(Lo)))
+    dev, M = big.device, int(M)
+    if dev.type == "cpu":  # slicing: ~5x faster than the gather below on a CPU
+        oy, ox = np.asarray(oy, np.int64), np.asarray(ox, np.int64)
+        return torch.stack([big[t, :, oy[t]:oy[t] + M, ox[t]:ox[t] + M] for t in range(len(big))]).clamp_(0, 1)
+    return crop_gather(big, oy, ox, M).clamp_(0, 1)
+
+
+def crop_gather(big: torch.Tensor, oy, ox, M: int) -> torch.Tensor:
+    """(n, C, M, M) crops of ``big`` at per-row offsets in one gather (one kernel on a GPU)."""
+    dev = big.device
+    oy, ox = torch.as_tensor(oy, device=dev).long(), torch.as_tensor(ox, device=dev).long()
+    ar = torch.arange(int(M), device=dev)
+    rows, cols = oy[:, None] + ar, ox[:, None] + ar  # (n, M) each
+    n, C = big.shape[:2]
+    return big[torch.arange(n, device=dev)[:, None, None, None], torch.arange(C, device=dev)[None, :, None, None],
+               rows[:, None, :, None], cols[:, None, None, :]]
 
 
 def morph_resize(crops: list[np.ndarray], masks: list[np.ndarray], m: int, dtype: str | None) -> np.ndarray:
