@@ -88,6 +88,11 @@ def test_into_the_source_object(embedded, tmp_path):
     assert list(t.obs["cell_type"].astype(str)) == list(src.loc[t.obs_names, "cell_type"].astype(str))
     with pytest.raises(Exception, match="already has a table 'madcell'"):
         export_spatialdata(adata, into=zarr, progress=lambda m: None)
+    # the object can be prepared again: madcell's own table is not mistaken for the input's
+    from madcell.io import read_input
+
+    (again,) = read_input(zarr, options={"level": 0})
+    assert again.meta["table"] == "table" and again.n_cells == 12
 
 
 def test_cli_circles_and_errors(embedded):

@@ -132,6 +132,9 @@ def _into_elements(adata, slides_meta: dict, into: Path, sdata) -> tuple[pd.Seri
 def export_spatialdata(adata, out: str | Path | None = None, into: str | Path | None = None, image: bool = True,
                        table_name: str = "madcell", cluster: bool = True, progress=print) -> Path:
     """Write (``out``) or add to (``into``) a SpatialData zarr; returns its path (module docstring)."""
+    from madcell.io.spatialdata import require_spatialdata
+
+    require_spatialdata(out or into)
     import spatialdata as sd
     from spatialdata.models import TableModel
 

@@ -31,6 +31,8 @@ def _table_for(sdata, element: str, given: str | None, folder: Path):
         if given not in names:
             raise InputError(folder, f"table {given!r} does not annotate the segmentation element {element!r}")
         names = [given]
+    if len(names) > 1:  # a table madcell export added (uns['madcell']) is an output, not the input's table
+        names = [n for n in names if "madcell" not in sdata.tables[n].uns] or names
     if len(names) > 1:
         raise InputError(folder, f"tables {names} all annotate {element!r}; name one with --option table=NAME")
     if not names:

@@ -58,6 +58,9 @@ def require_spatialdata(path) -> None:
         import spatialdata  # noqa: F401
     except ImportError:
         raise InputError(path, "SpatialData needs the optional dependencies: pip install 'madcell[spatialdata]'") from None
+    import logging
+
+    logging.getLogger("ome_zarr").setLevel(logging.ERROR)  # "no parent found for <Label>" on every labels read
 
 
 def _open(folder: Path):
