@@ -184,7 +184,7 @@ def read_spatialdata(path: str | Path, options: dict | None = None) -> list[Slid
     meta.update(format="spatialdata", image=img_name, segmentation=f"{seg_kind}/{seg_name}", coordinate_system=cs,
                 level=k, level_shape=list(shape_k), dropped_cells=dropped,
                 origin_um=tuple(opts.get("origin_um") or (0.0, 0.0)) if um is None or ps is None else  # of pixel (0, 0)
-                tuple(float(v) for v in (um - ps * cells[["x_px", "y_px"]].to_numpy()).mean(axis=0)))
+                tuple(float(v) for v in (cells[["x_um", "y_um"]].to_numpy() - ps * cells[["x_px", "y_px"]].to_numpy()).mean(axis=0)))
     return [SlideData(image=image, labels=labels, cells=cells, pixel_size_um=ps,
                       slide_id=str(opts.get("slide_id") or folder.resolve().name.removesuffix(".zarr")),
                       source=folder, expression=expression, meta=meta)]
