@@ -95,17 +95,22 @@ class LazyViews(ViewStore):
         sides = box[:, 2]
         for S in np.unique(sides):
             part = np.flatnonzero(sides == S)
-            if geo["per_slide"]:  # a window a little larger than S that resizes onto the slide's lattice
-                y0, L, Lo, oy = lattice_window(box[part, 0], int(S), M)
-                x0, _, _, ox = lattice_window(box[part, 1], int(S), M)
-            else:  # the S-pixel crop centred on the cell
-                y0, x0, L, Lo = box[part, 0], box[part, 1], int(S), M
-                oy = ox = np.zeros(len(part), np.int64)
+            y0, x0, L, Lo, oy, ox = self._micro_cut(box[part], int(S), geo["per_slide"])
             for sl in batches(len(part), C * (L * L + Lo * Lo)):
                 sub = np.arange(len(part))[sl]
                 win = self._windows(slide[part[sub]], y0[sub], x0[sub], L)
                 out[part[sub]] = quantize(micro_from_windows(torch.from_numpy(win), Lo, oy[sub], ox[sub], M), "uint8")
         return out if raw else to_float(out)
+
+    def _micro_cut(self, box: np.ndarray, S: int, per_slide: bool):
+        """(first rows, first cols, window side L, resized side Lo, view offsets oy, ox) of cells of side S."""
+        M = self.micro_size
+        if per_slide:  # a window a little larger than S that resizes onto the slide's lattice
+            y0, L, Lo, oy = lattice_window(box[:, 0], S, M)
+            x0, _, _, ox = lattice_window(box[:, 1], S, M)
+            return y0, x0, L, Lo, oy, ox
+        zero = np.zeros(len(box), np.int64)  # the S-pixel crop centred on the cell
+        return box[:, 0], box[:, 1], S, M, zero, zero
 
     def _windows(self, slides: np.ndarray, y0: np.ndarray, x0: np.ndarray, L: int) -> np.ndarray:
         return np.stack([read_window(self.level(int(s)), int(y), int(y) + L, int(x), int(x) + L)
@@ -119,13 +124,11 @@ class LazyViews(ViewStore):
         geo, rows = self._geometry(), self._rows(idx, len(self))
         if not geo["per_slide"] or not len(rows):
             return None
-        box, M = geo["micro_box"][rows], self.micro_size
+        box = geo["micro_box"][rows]
         sides = np.unique(box[:, 2])
         if len(sides) > 1:  # slides of one store with different sides: cut on the CPU
             return None
-        S = int(sides[0])
-        y0, L, Lo, oy = lattice_window(box[:, 0], S, M)
-        x0, _, _, ox = lattice_window(box[:, 1], S, M)
+        y0, x0, L, Lo, oy, ox = self._micro_cut(box, int(sides[0]), True)
         win = self._windows(geo["slide_index"][rows], y0, x0, L)
         return {"micro_win": torch.from_numpy(win), "micro_oy": torch.from_numpy(oy), "micro_ox": torch.from_numpy(ox),
-                "micro_Lo": torch.tensor(Lo), "micro_M": torch.tensor(M)}
+                "micro_Lo": torch.tensor(Lo), "micro_M": torch.tensor(self.micro_size)}

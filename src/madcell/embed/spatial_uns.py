@@ -39,11 +39,19 @@ from madcell.embed.spatial_image import blank, fit_frame, place
 FALLBACK_DIAMETER_UM = 10.0
 
 
+def cell_box_sides_um(obs: pd.DataFrame, morph_size: int, margin: float) -> np.ndarray:
+    """Each cell's larger bounding-box side in µm, from its morphology view's scale (the view is that
+    box grown by ``morph_margin`` of its side on each side, resized to ``morph_size``); NaN without it."""
+    if "morph_um_per_px" not in obs:
+        return np.full(len(obs), np.nan)
+    return obs["morph_um_per_px"].to_numpy(np.float64) * morph_size / (1.0 + 2.0 * margin)
+
+
 def cell_diameter(obs: pd.DataFrame, spatial: np.ndarray, unit: str, px_size: float | None,
                   morph_size: int, margin: float) -> tuple[float, str]:
     """A typical cell diameter of one slide's cells in units of ``spatial``, and how it was found."""
     if "morph_um_per_px" in obs:
-        um = obs["morph_um_per_px"].to_numpy(np.float64) * morph_size / (1.0 + 2.0 * margin)
+        um = cell_box_sides_um(obs, morph_size, margin)
         d = um if unit == "um" else um / (px_size or np.nan)
         if np.isfinite(d).any() and np.nanmedian(d) > 0:
             return float(np.nanmedian(d)), "median morphology box side (larger bounding-box side of the cell)"

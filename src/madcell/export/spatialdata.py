@@ -10,7 +10,7 @@ when it has none — annotating one cell element per slide through ``region`` / 
 * ``out=`` a new zarr: per slide the image (``<slide>_image``, a pyramid) and the cell mask
   (``<slide>_cells``, labels = the mask values) read again from the prepared input, with the
   transformation to µm; ``image=False`` (or an input that is gone) writes the cells as circles
-  (centroid, half the morphology box side) instead. One slide: coordinate system ``global``;
+  (centroid, half the cell's bounding-box side; 5 µm when unknown) instead. One slide: coordinate system ``global``;
   several: one system per slide id.
 """
 
@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from madcell.errors import InputError
+from madcell.embed.spatial_uns import cell_box_sides_um
 from madcell.export.elements import circles_element, image_element, labels_element, to_um
 
 KEEP_UNS = ("madcell", "madcell_decode")
@@ -40,20 +41,21 @@ def _table(adata, cluster: bool):
     return a
 
 
-def _store_slides(adata, need: bool) -> dict:
+def _store_meta(adata, need: bool) -> tuple[dict, dict]:
+    """(per-slide attributes, preparation parameters) of the view store the embedding came from."""
     path = adata.uns.get("madcell", {}).get("store")
     if path and Path(path).exists():
         from madcell.data.source import open_views
 
         src = open_views(path)
         try:
-            return dict(getattr(src, "slides", {}) or {})
+            return dict(getattr(src, "slides", {}) or {}), dict(getattr(src, "params", {}) or {})
         finally:
             src.close()
     if need:
         raise InputError(path or "uns['madcell']['store']", "the view store the cells were prepared into is not there; "
                          "export --into needs it to know which SpatialData element the cells are")
-    return {}
+    return {}, {}
 
 
 def _reread(record: dict, slide_id: str):
@@ -75,7 +77,7 @@ def _instances(cells: pd.Index, slide) -> np.ndarray:
     return label_of.to_numpy()[pos]
 
 
-def _new_elements(adata, slides_meta: dict, image: bool, progress) -> tuple[dict, pd.Series, pd.Series]:
+def _new_elements(adata, slides_meta: dict, margin: float, image: bool, progress) -> tuple[dict, pd.Series, pd.Series]:
     """Elements of a new SpatialData, and per cell its region and instance id."""
     from spatialdata.transformations import Identity
 
@@ -97,8 +99,8 @@ def _new_elements(adata, slides_meta: dict, image: bool, progress) -> tuple[dict
             elements["labels"][f"{s}_cells"] = labels_element(slide, tr)
             instance.update(zip(rows, _instances(cells, slide)))
         else:
-            side = obs["morph_um_per_px"].to_numpy(float)[rows] * int(adata.uns["madcell"]["morph_size"]) \
-                if "morph_um_per_px" in obs and unit == "um" else np.full(len(rows), 10.0)
+            side = cell_box_sides_um(obs.iloc[rows], int(adata.uns["madcell"]["morph_size"]), margin) \
+                if unit == "um" else np.full(len(rows), np.nan)
             progress(f"slide {s}: cells as circles (no image{'' if not image else ': input not readable'})")
             elements["shapes"][f"{s}_cells"] = circles_element(adata.obsm["spatial"][rows], np.nan_to_num(side / 2, nan=5.0),
                                                                list(cells), {cs: Identity()})
@@ -142,11 +144,10 @@ def export_spatialdata(adata, out: str | Path | None = None, into: str | Path | 
 
     if (out is None) == (into is None):
         raise ValueError("give exactly one of out= or into=")
-    for need in ("slide",):
-        if need not in adata.obs:
-            raise InputError("embedding", f"obs has no {need!r} column (not a madcell embedding AnnData?)")
+    if "slide" not in adata.obs:
+        raise InputError("embedding", "obs has no 'slide' column (not a madcell embedding AnnData?)")
     table = _table(adata, cluster)
-    slides_meta = _store_slides(adata, need=into is not None)
+    slides_meta, params = _store_meta(adata, need=into is not None)
     if into is not None:
         into = Path(into)
         sdata = sd.read_zarr(into)
@@ -154,7 +155,8 @@ def export_spatialdata(adata, out: str | Path | None = None, into: str | Path | 
             raise InputError(into, f"already has a table {table_name!r}; choose another --table name")
         region, instance = _into_elements(adata, slides_meta, into, sdata)
     else:
-        elements, region, instance = _new_elements(adata, slides_meta, image, progress)
+        elements, region, instance = _new_elements(adata, slides_meta, float(params.get("morph_margin") or 0.0), image,
+                                                   progress)
     table.obs["region"] = pd.Categorical(region.to_numpy())
     inst = instance.to_numpy()
     numeric = all(isinstance(v, (int, np.integer)) for v in inst)

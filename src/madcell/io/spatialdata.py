@@ -126,11 +126,10 @@ def read_spatialdata(path: str | Path, options: dict | None = None) -> list[Slid
     # segmentation intrinsic -> image level-0 intrinsic
     to_img0 = np.linalg.solve(a_img0, affine(seg, cs))
     if seg_kind == "shapes":
-        ids, rings = _polygons(seg, seg_name, folder)
-        rings0 = [r @ to_img0[:2, :2].T + to_img0[:2, 2] for r in rings]
         import shapely
 
-        areas = shapely.area(np.array([shapely.Polygon(r) if len(r) >= 3 else shapely.Polygon() for r in rings0]))
+        ids, rings = _polygons(seg, seg_name, folder)
+        areas = shapely.area(seg.geometry.values) * abs(np.linalg.det(to_img0[:2, :2]))  # in level-0 pixels
         d0 = 2 * np.sqrt(np.median(areas) / np.pi) if len(areas) else 0.0
     else:
         lab_arr = level0(seg)
