@@ -38,7 +38,7 @@ def _per_cell():
 def cells_per_s(store: Path, n_cells: int, workers: int, batch: int, seed: int, mode: str = "batched") -> float:
     from madcell.data.dataset import ViewDataset
 
-    ds = (ViewDataset if mode == "batched" else _per_cell())(str(store))
+    ds = (ViewDataset if mode == "batched" else _per_cell())(str(store), raw=True)  # uint8, as pretrain reads
     g = torch.Generator().manual_seed(seed)
     loader = torch.utils.data.DataLoader(ds, batch_size=batch, shuffle=True, num_workers=workers, generator=g,
                                          worker_init_fn=_init_worker if workers else None, persistent_workers=False)

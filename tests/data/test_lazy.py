@@ -49,11 +49,13 @@ def _assert_same_views(a, b, idx=slice(None)):
         assert not ((x > 1) & (y == 0)).any() and not ((y > 1) & (x == 0)).any()
 
 
-@pytest.mark.parametrize("scale", ["per_slide", "per_cell"])
+@pytest.mark.parametrize("scale,micro_level", [("per_slide", True), ("per_slide", False), ("per_cell", True)])
 @pytest.mark.parametrize("compression", ["none", "lzf"])
-def test_lazy_views_equal_materialised(tmp_path, scale, compression):
+def test_lazy_views_equal_materialised(tmp_path, scale, micro_level, compression):
     s = make_toy_slide(height=400, width=450, gradient=0.4)
-    a, b = _pair(tmp_path, [s], micro_scale=scale, lazy_compression=compression, flatfield=True)
+    a, b = _pair(tmp_path, [s], micro_scale=scale, lazy_compression=compression, flatfield=True,
+                 lazy_micro_level=micro_level)
+    assert ("micro" in b.h5["lazy"]) == (micro_level and scale == "per_slide")  # per_cell: no lattice to store
     assert list(a.cell_ids) == list(b.cell_ids) and b.identity() == a.identity()
     _assert_same_views(a, b)
     _assert_same_views(a, b, [7, 3, 7, 200])  # unsorted, repeated
@@ -88,10 +90,32 @@ def test_two_slides_and_huge_cells(tmp_path, monkeypatch):
     assert b.read_morph(g)[0].max() > 0.2
 
 
+def test_micro_level_crops_are_the_views_cut_on_read(tmp_path):
+    s = make_toy_slide(height=330, width=410, seed=3)
+    cfg = dict(CFG, views="lazy")
+    b = ViewStore(prepare_slides([s], tmp_path / "b.h5", cfg, progress=False))
+    c = ViewStore(prepare_slides([s], tmp_path / "c.h5", dict(cfg, lazy_micro_level=False), progress=False))
+    x, y = b.read_micro(slice(None), raw=True).astype(int), c.read_micro(slice(None), raw=True).astype(int)
+    assert np.abs(x - y).max() <= 1 and (x == y).mean() > 0.999  # the same arithmetic; float noise may round apart
+    lv = b.micro_level(0)
+    S, M = int(b.h5["lazy"]["micro"]["0"].attrs["S"]), b.micro_size
+    assert b.micro_windows([0, 1]) is None and c.micro_windows([0, 1]) is not None  # stored: nothing left to resize
+    # the level covers every lattice pixel its filter lets the slide reach; beyond it the views are 0
+    ry, rx = (np.asarray(lv).sum((0, 2)) > 0).nonzero()[0], (np.asarray(lv).sum((0, 1)) > 0).nonzero()[0]
+    assert ry[0] > 0 and rx[0] > 0 and ry[-1] < lv.shape[1] - 1 and rx[-1] < lv.shape[2] - 1
+    assert abs(lv.shape[1] - 330 * M / S) <= 2 * (M / S + 1) + 6
+
+
 def test_lazy_store_is_smaller_and_has_a_pyramid(tmp_path):
     s = make_toy_slide(height=1200, width=1100, spacing=20)
-    a, b = _pair(tmp_path, [s])
+    a, b = _pair(tmp_path, [s], lazy_micro_level=False)
     assert b.path.stat().st_size < a.path.stat().st_size / 5
+    (tmp_path / "level").mkdir()
+    _, c = _pair(tmp_path / "level", [s])  # the micro level adds (M / S)^2 x level 0
+    S = int(c.h5["lazy"]["micro"]["0"].attrs["S"])
+    extra = c.path.stat().st_size - b.path.stat().st_size
+    assert abs(extra / (3 * 1200 * 1100 * (c.micro_size / S) ** 2) - 1) < 0.1
+    assert c.path.stat().st_size < a.path.stat().st_size
     lv0, lv1 = np.asarray(b.level(0, 0)).astype(float), np.asarray(b.level(0, 1)).astype(float)
     assert lv1.shape == (3, 600, 550)
     mean = lv0.reshape(3, 600, 2, 550, 2).mean((2, 4))

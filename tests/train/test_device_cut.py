@@ -28,7 +28,9 @@ CFG = {"morph_size": 28, "micro_size": 56, "k_neighbors": 8, "tile_size": 128, "
 @pytest.fixture(scope="module")
 def lazy_store(tmp_path_factory):
     path = tmp_path_factory.mktemp("cut") / "lazy.h5"
-    prepare_slides([make_toy_slide(height=400, width=450)], path, dict(CFG, views="lazy"), progress=False)
+    # without the stored micro level: views are resized from slide windows on read
+    prepare_slides([make_toy_slide(height=400, width=450)], path, dict(CFG, views="lazy", lazy_micro_level=False),
+                   progress=False)
     return path
 
 
@@ -57,12 +59,15 @@ def test_gather_crop_equals_slicing():
     assert torch.equal(crop_gather(big, oy, ox, 24), ref)
 
 
-def test_when_the_device_cut_applies(lazy_store, tiny_store):
+def test_when_the_device_cut_applies(lazy_store, tiny_store, tmp_path):
     lazy, cpu, cuda = ViewStore(lazy_store), torch.device("cpu"), torch.device("cuda")
     assert use_device_cut("auto", lazy, cuda) and not use_device_cut("auto", lazy, cpu)
     assert use_device_cut("device", lazy, cpu) and not use_device_cut("cpu", lazy, cuda)
     assert not use_device_cut("device", ViewStore(tiny_store), cuda)  # materialised: nothing to cut
     assert not use_device_cut("device", InMemoryViews(lazy), cuda)  # already read into memory
+    stored = ViewStore(prepare_slides([make_toy_slide(height=200, width=200)], tmp_path / "level.h5",
+                                      dict(CFG, views="lazy"), progress=False))
+    assert not stored.resizes_micro and not use_device_cut("auto", stored, cuda)  # reads are crops already
     with pytest.raises(ValueError, match="auto, cpu or device"):
         use_device_cut("gpu", lazy, cuda)
 

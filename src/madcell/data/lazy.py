@@ -4,7 +4,9 @@ fly (layout: :mod:`madcell.views.lazy`; arithmetic: :mod:`madcell.views.cut`, th
 Views equal the materialised ones of the same configuration up to one grey level (1/255): the slide
 is stored as uint8 before resizing, the materialised views are rounded after it. Masks are the same.
 Level 0 of an uncompressed slide is read through a memory map (no copy, no decompression); loader
-worker processes open their own map. Metadata, obs, expression and truth come from the
+worker processes open their own map. ``per_slide`` microenvironment views are crops of the stored micro
+level when the store has one (``prepare.lazy_micro_level``, the default), else resized from level 0
+windows on read. Metadata, obs, expression and truth come from the
 :class:`~madcell.data.store.ViewStore` base; slide thumbnails from the stored pyramid.
 """
 
@@ -31,16 +33,24 @@ class LazyViews(ViewStore):
             self._geo = {k: g[k][:] for k in ("slide_index", "morph_box", "micro_box", "mask_offset")}
             self._geo["per_slide"] = g.attrs["micro_scale"] == "per_slide"
             self._geo["bits"] = g["mask_bits"]  # handle lookups cost more than small reads: keep it
+            self._geo["micro"] = {int(k): np.asarray(ds.attrs["origin"], np.int64) for k, ds in g["micro"].items()} \
+                if "micro" in g else {}
             self._levels = {}
             self._geo_pid = os.getpid()
         return self._geo
 
     def level(self, slide: int, k: int = 0):
         """Pyramid level ``k`` of slide ``slide`` (C, h, w) uint8: a memory map when stored contiguous."""
-        key = (slide, k)
+        return self._open((slide, k), lambda: self.h5["lazy"]["slides"][str(slide)][str(k)])
+
+    def micro_level(self, slide: int):
+        """Slide ``slide`` resized onto its microenvironment lattice (``lazy/micro/<k>``), like :meth:`level`."""
+        return self._open((slide, "micro"), lambda: self.h5["lazy"]["micro"][str(slide)])
+
+    def _open(self, key, dataset):
         self._geometry()
         if key not in self._levels:
-            ds = self.h5["lazy"]["slides"][str(slide)][str(k)]
+            ds = dataset()
             off = ds.id.get_offset() if ds.chunks is None and ds.compression is None else None
             self._levels[key] = ds if off is None else np.memmap(self.path, np.uint8, "r", off, ds.shape)
         return self._levels[key]
@@ -92,8 +102,12 @@ class LazyViews(ViewStore):
         M, C = self.micro_size, self.n_channels
         out = np.empty((len(rows), C, M, M), np.uint8)
         box, slide = geo["micro_box"][rows], geo["slide_index"][rows]
-        sides = box[:, 2]
-        for S in np.unique(sides):
+        stored = np.isin(slide, list(geo["micro"]))
+        for t in np.flatnonzero(stored):  # a crop of the slide's micro level
+            y, x = box[t, :2] - geo["micro"][int(slide[t])]
+            out[t] = read_window(self.micro_level(int(slide[t])), int(y), int(y) + M, int(x), int(x) + M)
+        sides = np.where(stored, -1, box[:, 2])
+        for S in np.unique(sides[~stored]):
             part = np.flatnonzero(sides == S)
             y0, x0, L, Lo, oy, ox = self._micro_cut(box[part], int(S), geo["per_slide"])
             for sl in batches(len(part), C * (L * L + Lo * Lo)):
@@ -116,13 +130,20 @@ class LazyViews(ViewStore):
         return np.stack([read_window(self.level(int(s)), int(y), int(y) + L, int(x), int(x) + L)
                          for s, y, x in zip(slides, y0, x0)])
 
+    @property
+    def resizes_micro(self) -> bool:
+        """Whether reads resize lattice windows (``per_slide`` without a stored micro level): the work a
+        training GPU can take over (:meth:`micro_windows`)."""
+        geo = self._geometry()
+        return bool(geo["per_slide"]) and len(geo["micro"]) < len(self.slides)
+
     def micro_windows(self, idx) -> dict | None:
         """The raw material of the cells' microenvironment views, to resize elsewhere (on the GPU):
         ``{"micro_win": (n, C, L, L) uint8, "micro_oy", "micro_ox": (n,), "micro_Lo", "micro_M": ()}``
         for :func:`madcell.views.cut.micro_from_windows`. None for ``per_cell`` stores (one window side
-        per cell: no single batched resize)."""
+        per cell: no single batched resize) and for slides with a stored micro level (a read is a crop)."""
         geo, rows = self._geometry(), self._rows(idx, len(self))
-        if not geo["per_slide"] or not len(rows):
+        if not geo["per_slide"] or not len(rows) or np.isin(geo["slide_index"][rows], list(geo["micro"])).any():
             return None
         box = geo["micro_box"][rows]
         sides = np.unique(box[:, 2])

@@ -84,7 +84,8 @@ def use_device_cut(setting: str, store: ViewSource, device: torch.device) -> boo
         raise ValueError(f"train.view_cut must be auto, cpu or device, not {setting!r}")
     from madcell.data.lazy import LazyViews
 
-    lazy = isinstance(store, LazyViews)  # not a store already read into memory (InMemoryViews)
+    # a lazy store that resizes on read (no stored micro level), not one already read into memory (InMemoryViews)
+    lazy = isinstance(store, LazyViews) and store.resizes_micro
     return lazy and (setting == "device" or (setting == "auto" and device.type == "cuda"))
 
 

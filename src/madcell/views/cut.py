@@ -36,19 +36,20 @@ def lattice_start(c: np.ndarray, S: int, M: int) -> np.ndarray:
     return np.floor((np.asarray(c, np.float64) + 0.5) * M / S - M / 2 + 0.5).astype(np.int64)
 
 
-def lattice_window(start: np.ndarray, S: int, M: int) -> tuple[np.ndarray, int, int, np.ndarray]:
-    """Source windows that resize onto the lattice and hold the views starting at ``start``.
+def lattice_window(start: np.ndarray, S: int, M: int, out: int | None = None) -> tuple[np.ndarray, int, int, np.ndarray]:
+    """Source windows that resize onto the lattice and hold the ``out``-pixel runs (default ``M``, a
+    view) of lattice pixels starting at ``start``.
 
-    Returns (first source pixel of each window, window side L, resized side L·M/S, offset of the view
+    Returns (first source pixel of each window, window side L, resized side L·M/S, offset of the run
     in the resized window). Windows start on multiples of ``S / gcd(S, M)`` and reach the resize
-    filter's support (``max(S/M, 1)`` source pixels) plus 2 pixels past the view on both sides.
+    filter's support (``max(S/M, 1)`` source pixels) plus 2 pixels past the run on both sides.
     """
     g = math.gcd(int(S), int(M))
     Sg, Mg = S // g, M // g
     support = max(S / M, 1.0) + 2.0
     lo = (np.asarray(start, np.float64) + 0.5) * S / M - 0.5 - support
     block = np.floor(lo / Sg).astype(np.int64)
-    nb = math.ceil((S + 2 * support) / Sg) + 1
+    nb = math.ceil(((M if out is None else out) * S / M + 2 * support) / Sg) + 1
     return block * Sg, nb * Sg, nb * Mg, np.asarray(start, np.int64) - block * Mg
 
 

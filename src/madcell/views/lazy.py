@@ -7,6 +7,11 @@ In the store (next to the per-cell datasets every store has)::
                           uncompressed (read through a memory map), else chunked (C, 256, 256) + LZF
     lazy/slides/<k>/1..   pyramid: each level the 2x2 mean of the one above (for viewers and
                           overviews; views are cut from level 0)
+    lazy/micro/<k>        (C, h, w) uint8, ``per_slide`` stores with ``lazy_micro_level`` (the default):
+                          level 0 resized by M / S onto the slide's microenvironment lattice, so a
+                          microenvironment view is a plain crop of it (no resize on read); attrs
+                          ``origin`` (lattice index of its first row and column), ``S``, ``M``.
+                          (M / S)² times level 0's bytes; stored like level 0
     lazy/slide_index (N,)  int32, which slide each cell is on
     lazy/morph_box  (N, 3) int64, morphology crop: first row, first column, side (slide pixels)
     lazy/micro_box  (N, 3) int64, microenvironment: first lattice row, column, side S (per_slide)
@@ -18,9 +23,16 @@ The slide thumbnail is not stored again: :meth:`madcell.data.lazy.LazyViews.thum
 pyramid (``thumbnails/`` of :mod:`madcell.data.thumbnail` would duplicate a level of a small slide).
 
 The slide is written tile by tile (memory ~ one tile), so memory does not grow with the slide.
+
+Why the micro level: resizing each view's window on read was ~80 % of a lazy read at the paper's sizes
+(70 / 224 px: 3.0 of 3.4 ms per cell, one thread), which left the lazy loader behind the materialised
+one (BENCHMARKS.md "Scale"). The level is made from level 0 with the arithmetic of the on-read cut
+(:func:`madcell.views.cut.lattice_window`), so its crops are the views that cut gave.
 """
 
 from __future__ import annotations
+
+import math
 
 import h5py
 import numpy as np
@@ -28,7 +40,9 @@ import torch
 
 from madcell.io.base import SlideData
 from madcell.views.normalize import ChannelNorm, read_channels
-from madcell.views.resize import quantize
+from madcell.io.base import read_window
+from madcell.views.cut import lattice_window
+from madcell.views.resize import quantize, resize
 
 CHUNK = 256
 MIN_LEVEL_SIDE = 512  # pyramid levels stop once the slide's longer side is below this
@@ -85,6 +99,39 @@ def write_slide(group: h5py.Group, slide: SlideData, channels: list[int], norm: 
             if progress is not None:
                 progress((y1 - y0) * (x1 - x0))
     return L
+
+
+def micro_extent(n: int, S: int, M: int) -> tuple[int, int]:
+    """(first, end) lattice indices along a slide side of ``n`` pixels outside which every lattice pixel
+    is 0: its resize filter (``max(S/M, 1)`` source pixels) reaches only the zeros around the slide."""
+    reach = max(S / M, 1.0) + 1.0
+    return math.floor((-reach + 0.5) * M / S - 0.5) - 1, math.ceil((n - 1 + reach + 0.5) * M / S - 0.5) + 2
+
+
+def write_micro_level(group: h5py.Group, k: int, level0, S: int, M: int, compression: str | None,
+                      tile: int = 1024, progress=None) -> None:
+    """``lazy/micro/<k>``: slide ``k``'s level 0 resized by M / S onto its lattice, tile by tile."""
+    C, H, W = level0.shape
+    (oy0, ey), (ox0, ex) = micro_extent(H, S, M), micro_extent(W, S, M)
+    h, w = ey - oy0, ex - ox0
+    if compression is None:
+        ds = group.create_dataset(str(k), (C, h, w), np.uint8)
+    else:
+        ds = group.create_dataset(str(k), (C, h, w), np.uint8, chunks=(C, min(CHUNK, h), min(CHUNK, w)),
+                                  compression="lzf")
+    ds.attrs.update({"origin": [oy0, ox0], "S": S, "M": M})
+    T = max(64, min(tile, int(2048 * M / S)))  # source windows stay ~2k px
+    for r in range(0, h, T):
+        ty = min(T, h - r)
+        y0, Ly, Lyo, oy = lattice_window(np.array([oy0 + r]), S, M, ty)
+        for c in range(0, w, T):
+            tx = min(T, w - c)
+            x0, Lx, Lxo, ox = lattice_window(np.array([ox0 + c]), S, M, tx)
+            win = read_window(level0, int(y0[0]), int(y0[0]) + Ly, int(x0[0]), int(x0[0]) + Lx)
+            big = resize(torch.from_numpy(win).to(torch.float32).mul_(1.0 / 255.0)[None], (Lyo, Lxo))[0]
+            ds[:, r:r + ty, c:c + tx] = quantize(big[:, oy[0]:oy[0] + ty, ox[0]:ox[0] + tx].clamp_(0, 1), "uint8")
+            if progress is not None:
+                progress(ty * tx)
 
 
 class GeometryWriter:

@@ -34,7 +34,7 @@ from madcell.views import geometry, table
 from madcell.views.coverage import check_geometry
 from madcell.views.registration import check_registration
 from madcell.views.extract import SlideJob, ViewParams, extract_unit, unit_geometry
-from madcell.views.lazy import GeometryWriter, write_slide
+from madcell.views.lazy import GeometryWriter, micro_extent, write_micro_level, write_slide
 from madcell.views.normalize import compute_norm
 from madcell.views.resize import torch_threads
 from madcell.views.thumbnail import slide_thumbnail
@@ -253,6 +253,8 @@ def _prepare(slides, out, cfg, workers, progress, shard) -> Path:
                     thumb = slide_thumbnail(job.slide, job.channels, names, job.norm, int(cfg["tile_size"]),
                                             bar.advance)
                     write_thumbnail(writer.h5, k, slide_ids[k], thumb.image(), thumb.scale, thumb.colours)
+        if lazy and vp.per_slide and cfg["lazy_micro_level"]:
+            _micro_levels(geo, jobs, vp, cfg, progress)
         if lazy:
             writer.h5.attrs["slides"] = json.dumps(meta, default=str)
         if expression is not None:
@@ -260,6 +262,20 @@ def _prepare(slides, out, cfg, workers, progress, shard) -> Path:
         if truth is not None:
             write_truth(writer.h5, truth)
     return out
+
+
+def _micro_levels(geo, jobs, vp: ViewParams, cfg: dict, progress: bool) -> None:
+    """Each slide's level 0 resized onto its microenvironment lattice (``lazy/micro/<k>``)."""
+    group, M = geo.g.create_group("micro"), vp.micro_size
+    dims = []
+    for job in jobs:
+        S, (_, H, W) = int(job.sides[0]), job.slide.image.shape
+        (a, b), (c, d) = micro_extent(int(H), S, M), micro_extent(int(W), S, M)
+        dims.append((S, (b - a) * (d - c)))
+    with Progress("micro level pixels", sum(n for _, n in dims), enabled=progress) as bar:
+        for k, (S, _) in enumerate(dims):
+            write_micro_level(group, k, geo.slides[str(k)]["0"], S, M,
+                              None if cfg["lazy_compression"] in (None, "none") else "lzf", progress=bar.advance)
 
 
 def _write_unit(writer, geo, start, unit, res, jobs, slides, slide_ids, cell_ids, slide_obs) -> None:

@@ -44,6 +44,8 @@ def check_config(cfg: dict) -> None:
         raise InputError("prepare.dtype", "lazy views store the slide as uint8: use dtype uint8 with views lazy")
     if cfg["lazy_compression"] not in ("lzf", "none", None):
         raise InputError("prepare.lazy_compression", f"must be lzf or none, not {cfg['lazy_compression']!r}")
+    if not isinstance(cfg["lazy_micro_level"], bool):
+        raise InputError("prepare.lazy_micro_level", f"must be true or false, not {cfg['lazy_micro_level']!r}")
     if cfg["compression"] not in ("lzf", "none", None):
         raise InputError("prepare.compression", f"must be lzf or none, not {cfg['compression']!r}")
     if int(cfg["tile_size"]) < 64:
