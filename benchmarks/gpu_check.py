@@ -8,8 +8,10 @@
    ``torch.compile``: s/step, cells/s, FLOPs/step and MFU (:mod:`pretrain`'s ``bench``);
 2. ``embed``: teacher forward of both views (ViT-L) on random views, cells/s;
 3. ``loader``: batches read through the training loader from the materialised store and from a lazy
-   one (``prepare --views lazy``) of the same tissue, cells/s each, and from the lazy one with its
-   microenvironment views resized batched on the device (``train.view_cut=device``);
+   one (``prepare --views lazy``, micro views cropped from its stored micro level) of the same tissue,
+   cells/s each, and from a lazy one without the micro level (``prepare.lazy_micro_level=false``),
+   its microenvironment views resized in the loader workers and batched on the device
+   (``train.view_cut=device``);
 4. ``mad_run``: ``madcell pretrain`` for ``--run-seconds`` (default 120) on a synthetic store (vit-s
    on GPU, cpu-tiny with ``--cpu-smoke``): finished, no NaN, and whether the loss fell (mean of the
    last fifth of the logged losses below the first fifth's).
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import json
 import math
 import platform
@@ -74,8 +77,10 @@ def loader_rate(store: Path, batch: int, n_batches: int, workers: int, cut_on=No
             batch_views(b, cut_on)
     if cut_on is not None and cut_on.type == "cuda":
         torch.cuda.synchronize(cut_on)
-    return {"source": vs.params.get("views", "materialised"), "batch": batch, "workers": workers,
-            "cut_on": None if cut_on is None else str(cut_on), "cells_per_s": n / (time.perf_counter() - t)}
+    lazy = vs.params.get("views") == "lazy"
+    return {"source": vs.params.get("views", "materialised"), "micro_level": not vs.resizes_micro if lazy else None,
+            "batch": batch, "workers": workers, "cut_on": None if cut_on is None else str(cut_on),
+            "cells_per_s": n / (time.perf_counter() - t)}
 
 
 def mad_run(work: Path, preset: str, cells: int, seconds: float) -> dict:
@@ -125,15 +130,16 @@ def main() -> None:
     run = mad_run(args.out, "cpu-tiny" if smoke else "vit-s", 300 if smoke else 3000,
                   args.run_seconds or (25.0 if smoke else 120.0))
     res["mad_run"] = run
-    lazy = args.out / "store_lazy.h5"
-    if not lazy.exists():
-        from madcell.views import prepare
+    lazy, resized = args.out / "store_lazy.h5", args.out / "store_lazy_resized.h5"
+    for path, level in ((lazy, "true"), (resized, "false")):
+        if not path.exists():
+            from madcell.views import prepare
 
-        prepare(args.out / "tissue", lazy, config="cpu-tiny" if smoke else "vit-s", overrides=["prepare.views=lazy"],
-                progress=False)
-    res["loader"] = [loader_rate(p, 32 if smoke else 256, 5 if smoke else 40, 0 if smoke else 4)
-                     for p in (args.out / "store.h5", lazy)]
-    res["loader"].append(loader_rate(lazy, 32 if smoke else 256, 5 if smoke else 40, 0 if smoke else 4, cut_on=device))
+            prepare(args.out / "tissue", path, config="cpu-tiny" if smoke else "vit-s", progress=False,
+                    overrides=["prepare.views=lazy", f"prepare.lazy_micro_level={level}"])
+    rate = functools.partial(loader_rate, batch=32 if smoke else 256, n_batches=5 if smoke else 40,
+                             workers=0 if smoke else 4)
+    res["loader"] = [rate(args.out / "store.h5"), rate(lazy), rate(resized), rate(resized, cut_on=device)]
     res["total_s"] = round(time.perf_counter() - t0, 1)
     line = json.dumps(res, default=float)
     (args.out / "gpu_check.json").write_text(line + "\n")

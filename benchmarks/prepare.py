@@ -6,7 +6,8 @@
 The slide comes from :func:`madcell.synthetic.make_tissue` (made once into ``--data`` and reused).
 Each run is a fresh subprocess (so ``ru_maxrss`` is that run's own): ``wN-COMP`` = ``N`` workers,
 view compression ``COMP`` (lzf | none), default view sizes 70 / 224; a ``-lazy`` suffix writes lazy
-views (``prepare.views: lazy``: the normalised slide + geometry; COMP is then ``prepare.lazy_compression``). Reported per run: wall time,
+views (``prepare.views: lazy``: the normalised slide + geometry; COMP is then ``prepare.lazy_compression``),
+``-lazy-resize`` lazy views without the stored micro level (``prepare.lazy_micro_level: false``). Reported per run: wall time,
 cells/s, cells per CPU-second (user + sys of the run and its workers: the per-core rate, robust to
 other jobs sharing the machine), store bytes per cell, and peak RSS of the main process and of the
 largest worker (``RUSAGE_SELF`` / ``RUSAGE_CHILDREN``). Prints Markdown rows.
@@ -27,13 +28,14 @@ from pathlib import Path
 
 
 def one_run(data: Path, out: Path, workers: int, compression: str, tile: int | None, views: str = "materialised",
-            sizes: tuple[int, int] | None = None, keep: bool | None = None) -> dict:
+            sizes: tuple[int, int] | None = None, keep: bool | None = None, micro_level: bool = True) -> dict:
     from madcell.config import default_config
     from madcell.io import read_input
     from madcell.views import prepare_slides
 
     slides = read_input(data)
-    cfg = dict(default_config()["prepare"], compression=compression, views=views, lazy_compression=compression)
+    cfg = dict(default_config()["prepare"], compression=compression, views=views, lazy_compression=compression,
+               lazy_micro_level=micro_level)
     if sizes:
         cfg["morph_size"], cfg["micro_size"] = sizes
     if tile:
@@ -69,10 +71,11 @@ def main() -> None:
     ap.add_argument("--one", default=None, help=argparse.SUPPRESS)  # internal: run one config, print JSON
     args = ap.parse_args()
     if args.one:
-        w, comp, *lazy = args.one.split("-")
+        w, comp, *lazy = args.one.split("-")  # e.g. w1-lzf, w1-none-lazy, w1-none-lazy-resize (no micro level)
         out = (args.keep or args.data.parent) / f"bench-{args.one}.h5"
         res = one_run(args.data, out, int(w[1:]), comp, args.tile, "lazy" if lazy else "materialised",
-                      tuple(args.sizes) if args.sizes else None, keep=True if args.keep else None)
+                      tuple(args.sizes) if args.sizes else None, keep=True if args.keep else None,
+                      micro_level="resize" not in lazy)
         print("RESULT " + json.dumps(res))
         return
     if args.big:

@@ -17,6 +17,8 @@ def test_gpu_check_cpu_smoke(tmp_path):
     out = json.loads(res.stdout.strip().splitlines()[-1])
     assert out["cpu_smoke"] and out["step"][0]["cells_per_s"] > 0 and out["embed"]["cells_per_s"] > 0
     assert out["mad_run"]["finished"] and out["mad_run"]["no_nan"] and out["mad_run"]["steps"] >= 1
-    assert [r["source"] for r in out["loader"]] == ["materialised", "lazy", "lazy"] and all(r["cells_per_s"] > 0 for r in out["loader"])
-    assert [r["cut_on"] for r in out["loader"]] == [None, None, "cpu"]  # the batched device cut, here on the CPU
+    assert [r["source"] for r in out["loader"]] == ["materialised", "lazy", "lazy", "lazy"]
+    assert all(r["cells_per_s"] > 0 for r in out["loader"])
+    assert [r["micro_level"] for r in out["loader"]] == [None, True, False, False]
+    assert [r["cut_on"] for r in out["loader"]] == [None, None, None, "cpu"]  # the batched device cut, here on the CPU
     assert json.loads((tmp_path / "gpu_check.json").read_text()) == out
