@@ -7,13 +7,14 @@ import sys
 import torch
 
 import madcell.train.loop as loop
+import madcell.train.session as session
 from madcell.config import load_config
 from madcell.train.distributed import unwrap
 
 torch.set_num_threads(1)
 store, out, overrides = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 seen = {}
-real_step = loop.train_step
+real_step = session.train_step
 
 
 def step(ctx, views, it):
@@ -21,7 +22,7 @@ def step(ctx, views, it):
     return real_step(ctx, views, it)
 
 
-loop.train_step = step
+session.train_step = step  # the step loop's own
 summary = loop.pretrain(store, load_config(None, overrides), out, max_steps=4, progress=False)
 ctx = seen["ctx"]
 rank = int(os.environ["RANK"])
