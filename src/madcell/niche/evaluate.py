@@ -96,18 +96,21 @@ def scores_from_tables(t: np.ndarray) -> dict[str, np.ndarray]:
 def bootstrap_scores(
     reference: np.ndarray, predicted: np.ndarray, n_boot: int = 1000, ci: float = 0.95, seed: int = 0
 ) -> dict[str, dict[str, float]]:
-    """{metric: {value, lo, hi}} with percentile bootstrap CIs over resampled cells."""
+    """{metric: {value, lo, hi}} with bootstrap CIs over resampled cells (the interval of every other
+    madcell metric: :func:`madcell.evaluate.bootstrap.summarise`)."""
+    from madcell.evaluate.bootstrap import summarise
+
     t = contingency(reference, predicted)
     n = int(t.sum())
     point = scores_from_tables(t[None])
     rng = np.random.default_rng(seed)
     boots = rng.multinomial(n, t.ravel() / n, size=int(n_boot)).reshape(-1, *t.shape)
     bs = scores_from_tables(boots)
-    q = [(1 - ci) / 2 * 100, (1 + ci) / 2 * 100]
-    return {
-        m: {"value": float(point[m][0]), "lo": float(np.percentile(bs[m], q[0])), "hi": float(np.percentile(bs[m], q[1]))}
-        for m in point
-    }
+    out = {}
+    for m in point:
+        s = summarise(float(point[m][0]), bs[m], ci)
+        out[m] = {"value": float(s["mean"]), "lo": float(s["lo"]), "hi": float(s["hi"])}
+    return out
 
 
 def js_divergence(p: np.ndarray, q: np.ndarray) -> np.ndarray:

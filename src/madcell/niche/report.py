@@ -15,6 +15,7 @@ import numpy as np
 
 from madcell.embed.anndata_form import write_h5ad
 from madcell.niche.plots import niche_maps
+from madcell.report.tables import fmt_ci
 from madcell.utils.atomic import atomic_write_text
 
 LABELS = {
@@ -23,10 +24,6 @@ LABELS = {
     "gmm": "GMM on features",
     "nbr_gmm": "GMM on neighbour-averaged features",
 }
-
-
-def _ci(r: dict) -> str:
-    return f"{r['value']:.3f} [{r['lo']:.3f}, {r['hi']:.3f}]"
 
 
 def markdown(metrics: dict) -> str:
@@ -53,7 +50,7 @@ def markdown(metrics: dict) -> str:
     ]
     for name, r in metrics["methods"].items():
         lines.append(
-            f"| {LABELS.get(name, name)} | {_ci(r['ari'])} | {_ci(r['nmi'])} | {_ci(r['ami'])} | "
+            f"| {LABELS.get(name, name)} | {fmt_ci(r['ari'])} | {fmt_ci(r['nmi'])} | {fmt_ci(r['ami'])} | "
             f"{r['composition_js']['mean_js']:.3f} |"
         )
     lines += ["", "Maps: `niche_maps.png`. Per-cell labels and soft assignments: `niche.h5ad`.", ""]

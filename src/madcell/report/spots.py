@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from madcell.report.figures import _legend_handles, _palette, _point_size, _save, plt
+from madcell.report.tables import fmt_ci
 from madcell.utils.atomic import atomic_write_text
 
 
@@ -72,10 +73,6 @@ def plot_niches(cells_xy: np.ndarray, student: np.ndarray, spots_xy: np.ndarray,
     return _save(fig, path)
 
 
-def _ci(m: float, lo: float, hi: float) -> str:
-    return f"{m:.3f} [{lo:.3f}, {hi:.3f}]"
-
-
 def spot_report(out: Path, spots, seconds: Mapping[str, float]) -> Path:
     """Write ``out/report/report.md`` (and its figures) from the run folder ``out``."""
     import anndata as ad
@@ -106,7 +103,7 @@ def spot_report(out: Path, spots, seconds: Mapping[str, float]) -> Path:
              f"a spot; median {info['cells_per_spot_median']:g} cells per spot.", "",
              "## Spot-level scores (HEST protocol, spatial-block folds)", "",
              "Mean with 95 % bootstrap CI over spots; every embedding scored on the same spots and folds.", ""]
-    piv = summary.assign(v=[_ci(m, lo, hi) for m, lo, hi in summary[["mean", "lo", "hi"]].to_numpy()])
+    piv = summary.assign(v=[fmt_ci({"mean": m, "lo": lo, "hi": hi}) for m, lo, hi in summary[["mean", "lo", "hi"]].to_numpy()])
     piv = piv.pivot(index="metric", columns="embedding", values="v")
     lines += ["| metric | " + " | ".join(piv.columns) + " |", "|---" * (len(piv.columns) + 1) + "|"]
     lines += [f"| {m} | " + " | ".join(piv.loc[m].fillna("–")) + " |" for m in piv.index]
@@ -117,7 +114,7 @@ def spot_report(out: Path, spots, seconds: Mapping[str, float]) -> Path:
               f"{niche['n_cells_without_spot']} cells under no spot were labelled by the student alone.", "",
               "| method | ARI | NMI | AMI |", "|---|---|---|---|"]
     for name, r in niche["methods"].items():
-        lines.append(f"| {name} | " + " | ".join(_ci(r[m]["value"], r[m]["lo"], r[m]["hi"]) for m in ("ari", "nmi", "ami"))
+        lines.append(f"| {name} | " + " | ".join(fmt_ci(r[m]) for m in ("ari", "nmi", "ami"))
                      + " |")
     lines += ["", "![niches](figures/niches.png)", "", "## Wall time (this invocation)", "",
               "| step | seconds |", "|---|---|"] + [f"| {k} | {v:.0f} |" for k, v in seconds.items() if k != "report"]

@@ -34,11 +34,12 @@ def get_path(node, path: Sequence[str]):
 
 
 def fmt_ci(v, digits: int = 3) -> str:
-    """``{"mean", "lo", "hi"}`` -> "0.812 [0.801, 0.824]"; missing -> "–"."""
-    if not isinstance(v, Mapping) or v.get("mean") is None:
+    """``{"mean" (or "value"), "lo", "hi"}`` -> "0.812 [0.801, 0.824]"; missing -> "–"."""
+    m = v.get("mean", v.get("value")) if isinstance(v, Mapping) else None
+    if m is None:
         return "–"
     f = lambda x: "nan" if x is None or x != x else f"{x:.{digits}f}"  # noqa: E731
-    return f"{f(v['mean'])} [{f(v.get('lo'))}, {f(v.get('hi'))}]"
+    return f"{f(m)} [{f(v.get('lo'))}, {f(v.get('hi'))}]"
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
