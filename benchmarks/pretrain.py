@@ -23,10 +23,7 @@ from pathlib import Path
 import torch
 
 from madcell.config import load_config
-from madcell.train.distributed import DistInfo
-from madcell.train.schedules import build_schedules
-from madcell.train.setup import build_parts, make_context
-from madcell.train.step import train_step
+from madcell.train import StandaloneStep
 
 from protocol import append_results
 
@@ -52,21 +49,14 @@ def bench(preset: str, batch: int | None, steps: int, warmup: int, channels: int
     b = int(cfg["train"]["batch_size"])
     sizes = {"morph": int(cfg["augment"]["morph_size"] or cfg["prepare"]["morph_size"]),
              "micro": int(cfg["augment"]["micro_size"] or cfg["prepare"]["micro_size"])}
-    student, teacher = build_parts(cfg, channels, sizes)
-    student.to(device).train()
-    teacher.to(device).eval()
-    if compile:  # as train.compile does in the loop
-        student, teacher = torch.compile(student), torch.compile(teacher)
-    sched = build_schedules(cfg, warmup + steps + 1, 1000, b)
-    gen = torch.Generator(device=device).manual_seed(0)
-    ctx = make_context(cfg, student, teacher, sched, sizes, device, DistInfo(), gen, 1000)
+    step = StandaloneStep(cfg, channels, sizes, device, compile=compile, total_iters=warmup + steps + 1)
     views = {v: torch.randint(0, 256, (b, channels, s, s), dtype=torch.uint8, device=device).float() / 255
              for v, s in sizes.items()}
-    n_params = sum(p.numel() for p in student.parameters())
+    n_params = step.n_params
     times = []
     for i in range(warmup + steps):
         t = time.perf_counter()
-        train_step(ctx, views, i)
+        step(views, i)
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         if i >= warmup:
@@ -80,7 +70,7 @@ def bench(preset: str, batch: int | None, steps: int, warmup: int, channels: int
         from torch.utils.flop_counter import FlopCounterMode
 
         with FlopCounterMode(display=False) as fc:
-            train_step(ctx, views, warmup + steps)
+            step(views, warmup + steps)
         flops = fc.get_total_flops()
         row["tflops_step"] = flops / 1e12
         peak = peak_flops(device)

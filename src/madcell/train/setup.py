@@ -1,7 +1,7 @@
 """Building a run's parts from the config: sizes, networks, loss, augmentation, probe labels.
 
 Kept apart from the loop so the time-budget planner (which needs a throw-away copy of the step) and
-the benchmarks can build exactly what a real run trains.
+:class:`madcell.train.StandaloneStep` (what the benchmarks time) build exactly what a real run trains.
 """
 
 from __future__ import annotations
