@@ -110,12 +110,17 @@ def test_lazy_store_is_smaller_and_has_a_pyramid(tmp_path):
     s = make_toy_slide(height=1200, width=1100, spacing=20)
     a, b = _pair(tmp_path, [s], lazy_micro_level=False)
     assert b.path.stat().st_size < a.path.stat().st_size / 5
-    (tmp_path / "level").mkdir()
-    _, c = _pair(tmp_path / "level", [s])  # the micro level adds (M / S)^2 x level 0
-    S = int(c.h5["lazy"]["micro"]["0"].attrs["S"])
-    extra = c.path.stat().st_size - b.path.stat().st_size
-    assert abs(extra / (3 * 1200 * 1100 * (c.micro_size / S) ** 2) - 1) < 0.1
-    assert c.path.stat().st_size < a.path.stat().st_size
+    sizes = set()
+    for micro in (56, 84):  # the micro level adds (M / S)^2 x level 0, or nothing when it links to it (S = M)
+        cfg = dict(CFG, views="lazy", micro_size=micro)
+        b2, c = (ViewStore(prepare_slides([s], tmp_path / f"m{micro}-{flag}.h5", dict(cfg, lazy_micro_level=flag),
+                                          progress=False)) for flag in (False, True))
+        S, M = int(c.h5["lazy"]["micro"]["0"].attrs["S"]), c.micro_size
+        sizes.add(S == M)
+        extra = c.path.stat().st_size - b2.path.stat().st_size
+        expected = 0 if S == M else 3 * 1200 * 1100 * (M / S) ** 2
+        assert abs(extra - expected) < 0.1 * 3 * 1200 * 1100, (S, M, extra)
+    assert sizes == {True, False}  # both kinds of level were checked
     lv0, lv1 = np.asarray(b.level(0, 0)).astype(float), np.asarray(b.level(0, 1)).astype(float)
     assert lv1.shape == (3, 600, 550)
     mean = lv0.reshape(3, 600, 2, 550, 2).mean((2, 4))
@@ -177,3 +182,20 @@ def test_lattice_window_holds_the_view_and_the_filter_support():
             lo = (start + 0.5) * S / M - 0.5 - support
             hi = (start + M - 0.5) * S / M - 0.5 + support
             assert (y0 <= lo).all() and (y0 + L >= hi).all()
+
+
+def test_micro_level_is_a_link_when_the_lattice_is_the_slide(tmp_path):
+    import h5py
+
+    from madcell.views.lazy import write_micro_level
+
+    img = np.random.default_rng(0).integers(0, 256, (2, 90, 70), dtype=np.uint8)
+    with h5py.File(tmp_path / "s.h5", "w") as f:
+        level0 = f.create_dataset("lazy/slides/0/0", data=img)
+        write_micro_level(f.require_group("lazy/micro"), 0, level0, 56, 56, None)
+        write_micro_level(f.require_group("lazy/micro"), 1, level0, 40, 56, None)
+    with h5py.File(tmp_path / "s.h5", "r") as f:
+        assert isinstance(f["lazy/micro"].get("0", getlink=True), h5py.SoftLink)  # no copy of the slide
+        np.testing.assert_array_equal(f["lazy/micro/0"][:], img)
+        assert list(f["lazy/micro/0"].attrs["origin"]) == [0, 0]
+        assert f["lazy/micro/1"].shape[1] > 90 * 56 / 40  # resized, with its margin

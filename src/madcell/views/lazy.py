@@ -11,7 +11,8 @@ In the store (next to the per-cell datasets every store has)::
                           level 0 resized by M / S onto the slide's microenvironment lattice, so a
                           microenvironment view is a plain crop of it (no resize on read); attrs
                           ``origin`` (lattice index of its first row and column), ``S``, ``M``.
-                          (M / S)² times level 0's bytes; stored like level 0
+                          (M / S)² times level 0's bytes; stored like level 0. When S = M it is
+                          a link to level 0 (no resize, no copy)
     lazy/slide_index (N,)  int32, which slide each cell is on
     lazy/morph_box  (N, 3) int64, morphology crop: first row, first column, side (slide pixels)
     lazy/micro_box  (N, 3) int64, microenvironment: first lattice row, column, side S (per_slide)
@@ -111,6 +112,10 @@ def micro_extent(n: int, S: int, M: int) -> tuple[int, int]:
 def write_micro_level(group: h5py.Group, k: int, level0, S: int, M: int, compression: str | None,
                       tile: int = 1024, progress=None) -> None:
     """``lazy/micro/<k>``: slide ``k``'s level 0 resized by M / S onto its lattice, tile by tile."""
+    if S == M:  # the lattice is the slide's own grid: the level would copy level 0, so link to it
+        group[str(k)] = h5py.SoftLink(level0.name)
+        level0.attrs.update({"origin": [0, 0], "S": S, "M": M})
+        return
     C, H, W = level0.shape
     (oy0, ey), (ox0, ex) = micro_extent(H, S, M), micro_extent(W, S, M)
     h, w = ey - oy0, ex - ox0

@@ -271,7 +271,7 @@ def _micro_levels(geo, jobs, vp: ViewParams, cfg: dict, progress: bool) -> None:
     for job in jobs:
         S, (_, H, W) = int(job.sides[0]), job.slide.image.shape
         (a, b), (c, d) = micro_extent(int(H), S, M), micro_extent(int(W), S, M)
-        dims.append((S, (b - a) * (d - c)))
+        dims.append((S, 0 if S == M else (b - a) * (d - c)))
     with Progress("micro level pixels", sum(n for _, n in dims), enabled=progress) as bar:
         for k, (S, _) in enumerate(dims):
             write_micro_level(group, k, geo.slides[str(k)]["0"], S, M,
