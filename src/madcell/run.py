@@ -146,11 +146,12 @@ def train_and_embed(step: StepRunner, store: Path, out: Path, config: str, overr
 
     def train() -> None:
         from madcell.train import pretrain
+        from madcell.train.checkpoint import last_checkpoint
 
         c = load_config(config, list(overrides or []) or None)
         if time_budget_s is not None:
             c["train"]["time_budget_s"] = float(time_budget_s)
-        resume = (run_dir / "checkpoints" / "last.pt").exists()
+        resume = last_checkpoint(run_dir).exists()
         pretrain(store, None if resume else c, run_dir, resume=resume, max_steps=None if resume else max_steps,
                  progress=progress)
 

@@ -106,9 +106,8 @@ class LazyViews(ViewStore):
         for t in np.flatnonzero(stored):  # a crop of the slide's micro level
             y, x = box[t, :2] - geo["micro"][int(slide[t])]
             out[t] = read_window(self.micro_level(int(slide[t])), int(y), int(y) + M, int(x), int(x) + M)
-        sides = np.where(stored, -1, box[:, 2])
-        for S in np.unique(sides[~stored]):
-            part = np.flatnonzero(sides == S)
+        for S in np.unique(box[~stored, 2]):  # the rest: windows of level 0 resized on read
+            part = np.flatnonzero(~stored & (box[:, 2] == S))
             y0, x0, L, Lo, oy, ox = self._micro_cut(box[part], int(S), geo["per_slide"])
             for sl in batches(len(part), C * (L * L + Lo * Lo)):
                 sub = np.arange(len(part))[sl]

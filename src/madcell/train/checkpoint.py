@@ -22,6 +22,11 @@ from madcell.utils.atomic import atomic_path
 FORMAT = "madcell-pretrain-ckpt/1"
 
 
+def last_checkpoint(run_dir: str | Path) -> Path:
+    """Where a run keeps its latest good state: ``<run_dir>/checkpoints/last.pt``."""
+    return Path(run_dir) / "checkpoints" / "last.pt"
+
+
 def rng_state(aug_generator: torch.Generator | None = None) -> dict[str, Any]:
     """Capture every random number generator the training step may consume."""
     state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}

@@ -23,7 +23,7 @@ from madcell.config import save_config
 from madcell.data.source import ViewSource, open_views
 from madcell.errors import InputError
 from madcell.train import distributed as D
-from madcell.train.checkpoint import set_rng_state
+from madcell.train.checkpoint import last_checkpoint, set_rng_state
 from madcell.train.data import (batch_loader, batch_views, cached_source, epoch_batches, split_cells,
                                steps_per_epoch, use_device_cut)
 from madcell.train.heldout import HeldOut
@@ -149,7 +149,7 @@ def _plan(cfg, student, teacher, sizes, device, dist, generator, spe, train_idx,
 def _pretrain(store, cfg, out_dir, resume, max_steps, init_weights, progress, stop_after, resume_overrides=None) -> dict:
     t_start = time.perf_counter()
     out_dir = Path(out_dir)
-    ckpt_path = out_dir / "checkpoints" / "last.pt"
+    ckpt_path = last_checkpoint(out_dir)
     cfg, state = run_config(cfg, out_dir, ckpt_path, resume, max_steps, init_weights, resume_overrides)
     tr = cfg["train"]
     vs, store_id = _open_store(store, state, out_dir)

@@ -15,7 +15,7 @@ import torch
 from madcell.data.source import ViewSource
 from madcell.models import build_multiview, export_teacher
 from madcell.train import distributed as D
-from madcell.train.checkpoint import all_finite, rng_state, save_checkpoint
+from madcell.train.checkpoint import all_finite, last_checkpoint, rng_state, save_checkpoint
 from madcell.train.data import batch_loader, batch_views, epoch_batches
 from madcell.train.heldout import HeldOut
 from madcell.train.monitor import CollapseWatch, MetricLog
@@ -60,7 +60,7 @@ class Session:
 
     @property
     def ckpt_path(self) -> Path:
-        return self.out_dir / "checkpoints" / "last.pt"
+        return last_checkpoint(self.out_dir)
 
     def checkpoint(self, it: int) -> None:
         """Save the state after ``it`` completed steps, unless any weight is not finite."""

@@ -39,10 +39,9 @@ import h5py
 import numpy as np
 import torch
 
-from madcell.io.base import SlideData
-from madcell.views.normalize import ChannelNorm, read_channels
-from madcell.io.base import read_window
+from madcell.io.base import SlideData, read_window
 from madcell.views.cut import lattice_window
+from madcell.views.normalize import ChannelNorm, read_channels
 from madcell.views.resize import quantize, resize
 
 CHUNK = 256
@@ -72,6 +71,14 @@ def _uint8(x: np.ndarray) -> np.ndarray:
     return quantize(torch.from_numpy(x), "uint8")  # rounded as the materialised views are
 
 
+def _level(group: h5py.Group, name: str, shape: tuple[int, int, int], compression: str | None) -> h5py.Dataset:
+    """A (C, h, w) uint8 level: contiguous (memory-mapped on read) or chunked (C, 256, 256) + LZF."""
+    if compression is None:
+        return group.create_dataset(name, shape, np.uint8)
+    C, h, w = shape
+    return group.create_dataset(name, shape, np.uint8, chunks=(C, min(CHUNK, h), min(CHUNK, w)), compression="lzf")
+
+
 def write_slide(group: h5py.Group, slide: SlideData, channels: list[int], norm: ChannelNorm, compression: str | None,
                 tile: int, progress=None) -> int:
     """Write the normalised slide and its pyramid into ``group``; returns the number of levels."""
@@ -79,14 +86,8 @@ def write_slide(group: h5py.Group, slide: SlideData, channels: list[int], norm: 
     C = len(channels)
     L = n_levels(H, W)
     tile = max(CHUNK, tile // CHUNK * CHUNK)  # a multiple of 2 ** (L - 1) <= 32: the levels stay block-aligned
-    ds = []
-    for k in range(L):
-        h, w = -(-H // 2 ** k), -(-W // 2 ** k)
-        if k == 0 and compression is None:
-            ds.append(group.create_dataset(str(k), (C, h, w), np.uint8))  # contiguous: memory-mapped on read
-        else:
-            ds.append(group.create_dataset(str(k), (C, h, w), np.uint8, chunks=(C, min(CHUNK, h), min(CHUNK, w)),
-                                           compression="lzf"))
+    ds = [_level(group, str(k), (C, -(-H // 2 ** k), -(-W // 2 ** k)), compression if k == 0 else "lzf")
+          for k in range(L)]
     for y0 in range(0, H, tile):
         for x0 in range(0, W, tile):
             y1, x1 = min(y0 + tile, H), min(x0 + tile, W)
@@ -109,6 +110,12 @@ def micro_extent(n: int, S: int, M: int) -> tuple[int, int]:
     return math.floor((-reach + 0.5) * M / S - 0.5) - 1, math.ceil((n - 1 + reach + 0.5) * M / S - 0.5) + 2
 
 
+def micro_pixels(H: int, W: int, S: int, M: int) -> int:
+    """Lattice pixels (per channel) that :func:`write_micro_level` resizes: none when it links (S = M)."""
+    (a, b), (c, d) = micro_extent(H, S, M), micro_extent(W, S, M)
+    return 0 if S == M else (b - a) * (d - c)
+
+
 def write_micro_level(group: h5py.Group, k: int, level0, S: int, M: int, compression: str | None,
                       tile: int = 1024, progress=None) -> None:
     """``lazy/micro/<k>``: slide ``k``'s level 0 resized by M / S onto its lattice, tile by tile."""
@@ -119,11 +126,7 @@ def write_micro_level(group: h5py.Group, k: int, level0, S: int, M: int, compres
     C, H, W = level0.shape
     (oy0, ey), (ox0, ex) = micro_extent(H, S, M), micro_extent(W, S, M)
     h, w = ey - oy0, ex - ox0
-    if compression is None:
-        ds = group.create_dataset(str(k), (C, h, w), np.uint8)
-    else:
-        ds = group.create_dataset(str(k), (C, h, w), np.uint8, chunks=(C, min(CHUNK, h), min(CHUNK, w)),
-                                  compression="lzf")
+    ds = _level(group, str(k), (C, h, w), compression)
     ds.attrs.update({"origin": [oy0, ox0], "S": S, "M": M})
     T = max(64, min(tile, int(2048 * M / S)))  # source windows stay ~2k px
     for r in range(0, h, T):

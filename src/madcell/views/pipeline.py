@@ -34,7 +34,7 @@ from madcell.views import geometry, table
 from madcell.views.coverage import check_geometry
 from madcell.views.registration import check_registration
 from madcell.views.extract import SlideJob, ViewParams, extract_unit, unit_geometry
-from madcell.views.lazy import GeometryWriter, micro_extent, write_micro_level, write_slide
+from madcell.views.lazy import GeometryWriter, micro_pixels, write_micro_level, write_slide
 from madcell.views.normalize import compute_norm
 from madcell.views.resize import torch_threads
 from madcell.views.thumbnail import slide_thumbnail
@@ -247,7 +247,7 @@ def _prepare(slides, out, cfg, workers, progress, shard) -> Path:
                 if lazy:
                     meta[slide_ids[k]]["levels"] = write_slide(
                         geo.slides.create_group(str(k)), job.slide, job.channels, job.norm,
-                        None if cfg["lazy_compression"] in (None, "none") else "lzf", int(cfg["tile_size"]),
+                        _lazy_compression(cfg), int(cfg["tile_size"]),
                         bar.advance)
                 else:
                     thumb = slide_thumbnail(job.slide, job.channels, names, job.norm, int(cfg["tile_size"]),
@@ -267,15 +267,15 @@ def _prepare(slides, out, cfg, workers, progress, shard) -> Path:
 def _micro_levels(geo, jobs, vp: ViewParams, cfg: dict, progress: bool) -> None:
     """Each slide's level 0 resized onto its microenvironment lattice (``lazy/micro/<k>``)."""
     group, M = geo.g.create_group("micro"), vp.micro_size
-    dims = []
-    for job in jobs:
-        S, (_, H, W) = int(job.sides[0]), job.slide.image.shape
-        (a, b), (c, d) = micro_extent(int(H), S, M), micro_extent(int(W), S, M)
-        dims.append((S, 0 if S == M else (b - a) * (d - c)))
-    with Progress("micro level pixels", sum(n for _, n in dims), enabled=progress) as bar:
-        for k, (S, _) in enumerate(dims):
-            write_micro_level(group, k, geo.slides[str(k)]["0"], S, M,
-                              None if cfg["lazy_compression"] in (None, "none") else "lzf", progress=bar.advance)
+    sides = [int(job.sides[0]) for job in jobs]
+    total = sum(micro_pixels(*map(int, job.slide.image.shape[1:]), S, M) for job, S in zip(jobs, sides))
+    with Progress("micro level pixels", total, enabled=progress) as bar:
+        for k, S in enumerate(sides):
+            write_micro_level(group, k, geo.slides[str(k)]["0"], S, M, _lazy_compression(cfg), progress=bar.advance)
+
+
+def _lazy_compression(cfg: dict) -> str | None:
+    return None if cfg["lazy_compression"] in (None, "none") else "lzf"
 
 
 def _write_unit(writer, geo, start, unit, res, jobs, slides, slide_ids, cell_ids, slide_obs) -> None:
