@@ -241,8 +241,8 @@ def _prepare(slides, out, cfg, workers, progress, shard) -> Path:
             results.close()  # stops the worker pool at once on an error
         # the normalised slides, once, tile by tile (lazy: its thumbnail comes from the pyramid), or one
         # streaming pass per slide for its thumbnail (materialised)
-        with Progress("slide pixels" if lazy else "thumbnails", sum(int(s.image.shape[1]) * int(s.image.shape[2])
-                                                                    for s in slides), enabled=progress) as bar:
+        with Progress("slide" if lazy else "thumbnails", sum(int(s.image.shape[1]) * int(s.image.shape[2]) for s in slides),
+                      unit="pixels", enabled=progress) as bar:
             for k, job in enumerate(jobs):
                 if lazy:
                     meta[slide_ids[k]]["levels"] = write_slide(
@@ -269,7 +269,7 @@ def _micro_levels(geo, jobs, vp: ViewParams, cfg: dict, progress: bool) -> None:
     group, M = geo.g.create_group("micro"), vp.micro_size
     sides = [int(job.sides[0]) for job in jobs]
     total = sum(micro_pixels(*map(int, job.slide.image.shape[1:]), S, M) for job, S in zip(jobs, sides))
-    with Progress("micro level pixels", total, enabled=progress) as bar:
+    with Progress("micro level", total, unit="pixels", enabled=progress) as bar:
         for k, S in enumerate(sides):
             write_micro_level(group, k, geo.slides[str(k)]["0"], S, M, _lazy_compression(cfg), progress=bar.advance)
 
