@@ -20,10 +20,12 @@ from madcell.data.source import open_views
 from madcell.data.store import ViewStore
 from madcell.embed import embed_store
 from madcell.errors import InputError
+from madcell.io.read import crop_to_region
 from madcell.models import Encoder
 from madcell.views import prepare_slides
 from madcell.views.cut import lattice_window
 from madcell.views.geometry import lattice_quantum
+from madcell.views.lazy import origin
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "views"))
 from views_toy import make_toy_slide  # noqa: E402
@@ -63,6 +65,29 @@ def test_lazy_views_equal_materialised(tmp_path, scale, micro_level, compression
     assert (a.obs.drop(columns=[]) == b.obs).all().all()
     level0 = b.level(0, 0)
     assert isinstance(level0, np.memmap) == (compression == "none")
+
+
+@pytest.mark.parametrize("scale,micro_level", [("per_slide", True), ("per_slide", False), ("per_cell", True)])
+def test_a_region_stores_only_the_part_its_views_read(tmp_path, scale, micro_level):
+    s = make_toy_slide(height=1100, width=1300, spacing=20, expression=False)
+    s.cells["x_um"], s.cells["y_um"] = s.cells["x_px"] * 0.5, s.cells["y_px"] * 0.5
+    part = crop_to_region(s, [300, 280, 400, 360], Path("/toy"))  # slide px 600-800 (x), 560-720 (y)
+    a, b = _pair(tmp_path, [part], micro_scale=scale, lazy_micro_level=micro_level)
+    _assert_same_views(a, b)  # no view reaches past the stored part
+    lv = b.h5["lazy/slides/0/0"]
+    (oy, ox), (h, w) = origin(lv), lv.shape[1:]
+    assert 0 < oy <= 560 - 28 and 0 < ox <= 600 - 28 and oy % 256 == ox % 256 == 0
+    assert oy + h < 1100 and ox + w < 1300 and h * w < 0.2 * 1100 * 1300
+    assert b.slides["toy"]["stored_px"] == [oy, oy + h, ox, ox + w]
+    if "micro" in b.h5["lazy"]:  # only the lattice pixels of the views
+        S, M = int(b.h5["lazy/micro/0"].attrs["S"]), b.micro_size
+        assert b.h5["lazy/micro/0"].shape[1] <= (160 + 2 * S) * M / S
+    # the thumbnail still covers the whole slide: the materialised one where stored, black elsewhere
+    (ta, sa), (tb, sb) = a.thumbnail("toy"), b.thumbnail("toy")
+    assert ta.shape == tb.shape == (1100, 1300, 3) and sa == sb == 1.0
+    assert np.abs(ta[oy:oy + h, ox:ox + w].astype(int) - tb[oy:oy + h, ox:ox + w]).max() <= 2
+    assert tb[:oy].max() == tb[:, :ox].max() == tb[oy + h:].max() == tb[:, ox + w:].max() == 0
+    assert ta[:oy].max() > 0  # the materialised store streams the whole slide for it
 
 
 def test_two_slides_and_huge_cells(tmp_path, monkeypatch):

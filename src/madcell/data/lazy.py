@@ -21,6 +21,7 @@ from madcell.data.source import to_float
 from madcell.data.store import ViewStore
 from madcell.io.base import read_window
 from madcell.views.cut import lattice_window, micro_from_windows, morph_resize
+from madcell.views.lazy import origin
 from madcell.views.resize import batches, quantize
 
 
@@ -33,8 +34,9 @@ class LazyViews(ViewStore):
             self._geo = {k: g[k][:] for k in ("slide_index", "morph_box", "micro_box", "mask_offset")}
             self._geo["per_slide"] = g.attrs["micro_scale"] == "per_slide"
             self._geo["bits"] = g["mask_bits"]  # handle lookups cost more than small reads: keep it
-            self._geo["micro"] = {int(k): np.asarray(ds.attrs["origin"], np.int64) for k, ds in g["micro"].items()} \
+            self._geo["micro"] = {int(k): np.asarray(origin(ds), np.int64) for k, ds in g["micro"].items()} \
                 if "micro" in g else {}
+            self._geo["origin"] = [origin(g["slides"][str(k)]["0"]) for k in range(len(g["slides"]))]
             self._levels = {}
             self._geo_pid = os.getpid()
         return self._geo
@@ -64,12 +66,12 @@ class LazyViews(ViewStore):
         if slide not in self.slides:
             return None
         levels = self.h5["lazy"]["slides"][str(list(self.slides).index(slide))]
-        n = len(levels)
-        k = next((j for j in range(n) if max(levels[str(j)].shape[1:]) <= HIRES_MAX), n - 1)
+        n, (H, W), (oy, ox) = len(levels), self.slides[slide]["shape"][1:], origin(levels["0"])
+        k = next((j for j in range(n) if max(-(-H // 2 ** j), -(-W // 2 ** j)) <= HIRES_MAX), n - 1)
         ds = levels[str(k)]
-        acc = ThumbnailAccumulator(ds.shape[1:], self.channel_names)
-        for y0 in range(0, ds.shape[1], 256):  # row strips: memory ~ one strip
-            acc.add(to_float(ds[:, y0:y0 + 256]), y0, 0)
+        acc = ThumbnailAccumulator((-(-H // 2 ** k), -(-W // 2 ** k)), self.channel_names)  # the whole slide:
+        for y0 in range(0, ds.shape[1], 256):  # black where nothing is stored; row strips: memory ~ one strip
+            acc.add(to_float(ds[:, y0:y0 + 256]), oy // 2 ** k + y0, ox // 2 ** k)
         return acc.image(), acc.scale / 2 ** k
 
     def __getstate__(self) -> dict:
@@ -90,7 +92,7 @@ class LazyViews(ViewStore):
         bits = geo["bits"]
         for i in rows:
             y0, x0, s = (int(v) for v in geo["morph_box"][i])
-            crops.append(to_float(read_window(self.level(int(geo["slide_index"][i])), y0, y0 + s, x0, x0 + s)))
+            crops.append(to_float(self._window(int(geo["slide_index"][i]), y0, x0, s)))
             packed = bits[geo["mask_offset"][i]:geo["mask_offset"][i + 1]]
             masks.append(np.unpackbits(packed, count=s * s).reshape(s, s).astype(bool))
         out = morph_resize(crops, masks, self.morph_size, "uint8") if len(rows) else \
@@ -125,9 +127,13 @@ class LazyViews(ViewStore):
         zero = np.zeros(len(box), np.int64)  # the S-pixel crop centred on the cell
         return box[:, 0], box[:, 1], S, M, zero, zero
 
+    def _window(self, slide: int, y: int, x: int, L: int) -> np.ndarray:
+        """The (C, L, L) window of level 0 at slide pixel (y, x); 0 outside the stored part."""
+        oy, ox = self._geo["origin"][slide]
+        return read_window(self.level(slide), y - oy, y - oy + L, x - ox, x - ox + L)
+
     def _windows(self, slides: np.ndarray, y0: np.ndarray, x0: np.ndarray, L: int) -> np.ndarray:
-        return np.stack([read_window(self.level(int(s)), int(y), int(y) + L, int(x), int(x) + L)
-                         for s, y, x in zip(slides, y0, x0)])
+        return np.stack([self._window(int(s), int(y), int(x), L) for s, y, x in zip(slides, y0, x0)])
 
     @property
     def resizes_micro(self) -> bool:

@@ -226,7 +226,7 @@ def _prepare(slides, out, cfg, workers, progress, shard) -> Path:
         return out
     with create_store(out, n_total, names, vp.morph_size, vp.micro_size, cfg["dtype"], obs_cols, params, meta,
                       compression, views=cfg["views"]) as writer:
-        geo = GeometryWriter(writer.h5, n_total, cfg["micro_scale"]) if lazy else None
+        geo = GeometryWriter(writer.h5, n_total, cfg["micro_scale"], vp.micro_size) if lazy else None
         slide_obs = [table.obs_values(s.cells, kinds) for s in slides]
         start = 0
         results = _results(units, jobs, vp, compression, workers) if shard is None else \
@@ -239,16 +239,18 @@ def _prepare(slides, out, cfg, workers, progress, shard) -> Path:
                     bar.advance(len(unit.cells))
         finally:
             results.close()  # stops the worker pool at once on an error
-        # the normalised slides, once, tile by tile (lazy: its thumbnail comes from the pyramid), or one
-        # streaming pass per slide for its thumbnail (materialised)
-        with Progress("slide" if lazy else "thumbnails", sum(int(s.image.shape[1]) * int(s.image.shape[2]) for s in slides),
+        # the normalised slides, once, tile by tile (lazy: the part the views read; its thumbnail comes from
+        # the pyramid), or one streaming pass per slide for its thumbnail (materialised)
+        boxes = [geo.slide_box(k, s.image.shape[1:]) if lazy else (0, s.image.shape[1], 0, s.image.shape[2])
+                 for k, s in enumerate(slides)]
+        with Progress("slide" if lazy else "thumbnails", sum((b[1] - b[0]) * (b[3] - b[2]) for b in boxes),
                       unit="pixels", enabled=progress) as bar:
             for k, job in enumerate(jobs):
                 if lazy:
                     meta[slide_ids[k]]["levels"] = write_slide(
                         geo.slides.create_group(str(k)), job.slide, job.channels, job.norm,
-                        _lazy_compression(cfg), int(cfg["tile_size"]),
-                        bar.advance)
+                        _lazy_compression(cfg), int(cfg["tile_size"]), bar.advance, boxes[k])
+                    meta[slide_ids[k]]["stored_px"] = [int(v) for v in boxes[k]]  # y0, y1, x0, x1 of the slide
                 else:
                     thumb = slide_thumbnail(job.slide, job.channels, names, job.norm, int(cfg["tile_size"]),
                                             bar.advance)
@@ -268,10 +270,12 @@ def _micro_levels(geo, jobs, vp: ViewParams, cfg: dict, progress: bool) -> None:
     """Each slide's level 0 resized onto its microenvironment lattice (``lazy/micro/<k>``)."""
     group, M = geo.g.create_group("micro"), vp.micro_size
     sides = [int(job.sides[0]) for job in jobs]
-    total = sum(micro_pixels(*map(int, job.slide.image.shape[1:]), S, M) for job, S in zip(jobs, sides))
+    extents = [geo.micro_extent(k, job.slide.image.shape[1:]) for k, job in enumerate(jobs)]
+    total = sum(micro_pixels(e, S, M) for e, S in zip(extents, sides))
     with Progress("micro level", total, unit="pixels", enabled=progress) as bar:
         for k, S in enumerate(sides):
-            write_micro_level(group, k, geo.slides[str(k)]["0"], S, M, _lazy_compression(cfg), progress=bar.advance)
+            write_micro_level(group, k, geo.slides[str(k)]["0"], S, M, _lazy_compression(cfg), progress=bar.advance,
+                              extent=extents[k])
 
 
 def _lazy_compression(cfg: dict) -> str | None:
