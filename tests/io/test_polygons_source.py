@@ -20,6 +20,23 @@ def test_fill_matches_skimage():
         assert np.array_equal(a, b), k
 
 
+def test_fill_does_not_depend_on_the_window():
+    """The scanline works on the polygon's own columns: a wide window (a 4096-px tile) gives the pixels of
+    a tight one, also for integer vertices on pixel centres and rings crossing the window's edges."""
+    rng = np.random.default_rng(2)
+    for k in range(300):
+        n = int(rng.integers(3, 25))
+        ang = np.sort(rng.uniform(0, 2 * np.pi, n)) if k % 2 else rng.uniform(0, 2 * np.pi, n)
+        ring = np.column_stack([rng.uniform(-10, 60) + rng.uniform(1, 20, n) * np.cos(ang),
+                                rng.uniform(-10, 60) + rng.uniform(1, 20, n) * np.sin(ang)])
+        if k % 3 == 0:
+            ring = np.round(ring)
+        a, b = np.zeros((50, 60), bool), np.zeros((70, 3000), bool)
+        a[fill_polygon(ring, 0, 0, 50, 60)] = True
+        b[fill_polygon(ring, -7, -13, 70, 3000)] = True
+        assert np.array_equal(a, b[7:57, 13:73]), k
+
+
 def test_windows_agree_with_full_raster_and_edges_are_zero():
     rng = np.random.default_rng(1)
     rings = [np.column_stack([cx + 6 * np.cos(t), cy + 4 * np.sin(t)])

@@ -31,16 +31,20 @@ def fill_polygon(ring: np.ndarray, y0: float, x0: float, h: int, w: int) -> tupl
     x, y = ring[:, 0] - x0, ring[:, 1] - y0
     x2, y2 = np.roll(x, -1), np.roll(y, -1)
     r_lo, r_hi = max(int(np.ceil(y.min())), 0), min(int(np.floor(y.max())), h - 1)
-    if r_hi < r_lo or w <= 0:
+    c_lo, c_hi = max(int(np.ceil(x.min())), 0), min(int(np.floor(x.max())), w - 1)
+    if r_hi < r_lo or c_hi < c_lo:
         return np.zeros(0, np.intp), np.zeros(0, np.intp)
     rows = np.arange(r_lo, r_hi + 1, dtype=np.float64)[:, None]
     crosses = ((y <= rows) & (rows < y2)) | ((y2 <= rows) & (rows < y))  # half-open: each vertex counted once
     ri, ei = np.nonzero(crosses)
     xs = x[ei] + (rows[ri, 0] - y[ei]) * (x2[ei] - x[ei]) / (y2[ei] - y[ei])
-    toggles = np.zeros((len(rows), w + 1), np.int32)  # a crossing at x toggles inside/outside from column floor(x)+1
-    np.add.at(toggles, (ri, np.clip(np.floor(xs).astype(np.int64) + 1, 0, w)), 1)
-    rr, cc = np.nonzero(np.cumsum(toggles, axis=1)[:, :w] & 1)
-    return rr + r_lo, cc
+    # only the polygon's own columns (no pixel centre outside x.min-x.max is inside): the work is the
+    # polygon's box, not the window's width. A crossing at x toggles inside/outside from column floor(x)+1.
+    wc = c_hi - c_lo + 1
+    toggles = np.zeros((len(rows), wc + 1), np.int32)
+    np.add.at(toggles, (ri, np.clip(np.floor(xs).astype(np.int64) + 1 - c_lo, 0, wc)), 1)
+    rr, cc = np.nonzero(np.cumsum(toggles, axis=1)[:, :wc] & 1)
+    return rr + r_lo, cc + c_lo
 
 
 class PolygonLabels:
