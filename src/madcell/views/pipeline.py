@@ -17,6 +17,7 @@ import multiprocessing as mp
 import pickle
 import shutil
 from collections import deque
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Sequence
 
@@ -101,20 +102,26 @@ def _results(units: list[geometry.Unit], jobs, vp, compression, workers: int):
                 yield _run_unit(u)
         return
     method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-    ctx = mp.get_context(method)
-    with ctx.Pool(workers, initializer=_init_worker, initargs=(jobs, vp, compression, method == "fork")) as pool:
-        pending: deque = deque()
+    # not multiprocessing.Pool: its terminate() (its context manager's exit) kills workers mid-task and
+    # could then wait forever on a queue lock a killed worker held (a CI run hung there once, on an
+    # error in a worker). The executor shuts down cleanly and notices workers that die.
+    pool = ProcessPoolExecutor(workers, mp_context=mp.get_context(method), initializer=_init_worker,
+                               initargs=(jobs, vp, compression, method == "fork"))
+    pending: deque = deque()
+    try:
         it = iter(units)
         for u in it:
-            pending.append(pool.apply_async(_run_unit, (u,)))
+            pending.append(pool.submit(_run_unit, u))
             if len(pending) >= 2 * workers:
                 break
         while pending:
-            res = pending.popleft().get()
+            res = pending.popleft().result()
             nxt = next(it, None)
             if nxt is not None:
-                pending.append(pool.apply_async(_run_unit, (nxt,)))
+                pending.append(pool.submit(_run_unit, nxt))
             yield res
+    finally:  # also on an error while writing: queued units are dropped, running ones (<= workers) finish
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _sharded_results(units, jobs, vp, compression, workers: int, rank, spool: Path):
