@@ -102,9 +102,9 @@ def _results(units: list[geometry.Unit], jobs, vp, compression, workers: int):
                 yield _run_unit(u)
         return
     method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-    # not multiprocessing.Pool: its terminate() (its context manager's exit) kills workers mid-task and
-    # could then wait forever on a queue lock a killed worker held (a CI run hung there once, on an
-    # error in a worker). The executor shuts down cleanly and notices workers that die.
+    # not multiprocessing.Pool: after an error in a worker, its terminate() (its context manager's exit)
+    # hung now and then, joining its task-handler thread, which waited for the input queue's lock (in CI,
+    # and 1 in ~15-110 runs here). The executor shuts down cleanly and notices workers that die.
     pool = ProcessPoolExecutor(workers, mp_context=mp.get_context(method), initializer=_init_worker,
                                initargs=(jobs, vp, compression, method == "fork"))
     pending: deque = deque()
@@ -245,7 +245,7 @@ def _prepare(slides, out, cfg, workers, progress, shard) -> Path:
                     start += len(unit.cells)
                     bar.advance(len(unit.cells))
         finally:
-            results.close()  # stops the worker pool at once on an error
+            results.close()  # on an error: stops the worker pool (queued units dropped, running ones finish)
         # the normalised slides, once, tile by tile (lazy: the part the views read; its thumbnail comes from
         # the pyramid), or one streaming pass per slide for its thumbnail (materialised)
         boxes = [geo.slide_box(k, s.image.shape[1:]) if lazy else (0, s.image.shape[1], 0, s.image.shape[2])
